@@ -1,0 +1,1 @@
+"""pvenet's component resources, in the words of the Proxmox admin guide."""

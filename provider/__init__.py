@@ -1,0 +1,1 @@
+"""pvenet's Pulumi dynamic providers and their pure core (model, ifupdown, plan)."""

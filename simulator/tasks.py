@@ -1,0 +1,146 @@
+"""Worker tasks: UPIDs, ``/nodes/{node}/tasks/{upid}/status`` and ``/log``.
+
+Proxmox runs long operations (a network reload, an SDN apply) in a forked
+worker and answers with its UPID; clients poll the status until it is
+``stopped`` and read ``exitstatus`` ("OK" or the error). The simulator does the
+work at once but can report a task as ``running`` for ``duration`` seconds, so
+clients exercise their wait loops.
+"""
+
+from __future__ import annotations
+
+import itertools
+import json
+import os
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from simulator.api import Reply, Request, Router
+from simulator.errors import die
+from simulator.schema import Param, validate
+
+if TYPE_CHECKING:
+    from simulator.cluster import Cluster
+
+_pids = itertools.count(os.getpid() * 16 % 0x3FFFFF + 1000)
+
+
+@dataclass
+class Task:
+    """A worker task as Proxmox records it."""
+
+    upid: str
+    node: str
+    pid: int
+    pstart: int
+    starttime: int
+    type: str
+    id: str
+    user: str
+    log: list[str] = field(default_factory=list)
+    exitstatus: str = "OK"
+    ends_at: float = 0.0
+
+    @property
+    def running(self) -> bool:
+        """Whether the task still reports ``running``."""
+        return time.time() < self.ends_at
+
+
+class Tasks:
+    """Task registry persisted under ``directory`` (one JSON file per task)."""
+
+    def __init__(self, directory: Path) -> None:
+        self._dir = directory
+        self._dir.mkdir(parents=True, exist_ok=True)
+        self.duration = 0.0
+
+    def _file(self, upid: str) -> Path:
+        return self._dir / (upid.replace(":", "_") + ".json")
+
+    def start(
+        self, node: str, kind: str, ident: str, user: str, log: list[str], error: str | None
+    ) -> Task:
+        """Record a task that did its work; ``error`` is its failure, None for success."""
+        pid = next(_pids)
+        now = int(time.time())
+        pstart = int(time.monotonic() * 100)
+        upid = f"UPID:{node}:{pid:08X}:{pstart:08X}:{now:08X}:{kind}:{ident}:{user}:"
+        lines = [*log, f"TASK ERROR: {error}" if error else "TASK OK"]
+        task = Task(
+            upid=upid,
+            node=node,
+            pid=pid,
+            pstart=pstart,
+            starttime=now,
+            type=kind,
+            id=ident,
+            user=user,
+            log=lines,
+            exitstatus=error or "OK",
+            ends_at=time.time() + self.duration,
+        )
+        self._file(upid).write_text(json.dumps(asdict(task)))
+        return task
+
+    def get(self, node: str, upid: str) -> Task:
+        """The task with ``upid`` on ``node``, or Proxmox's error for an unknown one."""
+        if not upid.startswith("UPID:"):
+            raise die(f"unable to parse worker upid '{upid}'")
+        path = self._file(upid)
+        if not path.exists():
+            raise die(f"no such task: {upid}")
+        task = Task(**json.loads(path.read_text()))
+        if task.node != node:
+            raise die(f"no such task: {upid}")
+        return task
+
+
+def register(router: Router, cluster: Cluster) -> None:
+    """Add the task status and log endpoints to ``router``."""
+
+    def status(request: Request, node: str, upid: str) -> Reply:
+        validate({**request.params, "node": node, "upid": upid}, _STATUS)
+        cluster.node(node)
+        task = cluster.tasks.get(node, upid)
+        data: dict[str, Any] = {
+            "upid": task.upid,
+            "node": task.node,
+            "pid": task.pid,
+            "pstart": task.pstart,
+            "starttime": task.starttime,
+            "type": task.type,
+            "id": task.id,
+            "user": task.user,
+            "status": "running" if task.running else "stopped",
+        }
+        if not task.running:
+            data["exitstatus"] = task.exitstatus
+        return Reply(data)
+
+    def log(request: Request, node: str, upid: str) -> Reply:
+        validate({**request.params, "node": node, "upid": upid}, _LOG)
+        cluster.node(node)
+        task = cluster.tasks.get(node, upid)
+        lines = task.log[:-1] if task.running else task.log
+        start = int(request.params.get("start", 0))
+        limit = int(request.params.get("limit", 50))
+        page = lines[start : start + limit]
+        return Reply(
+            [{"n": start + i + 1, "t": text} for i, text in enumerate(page)],
+            {"total": len(lines)},
+        )
+
+    router.add("GET", "/nodes/{node}/tasks/{upid}/status", status)
+    router.add("GET", "/nodes/{node}/tasks/{upid}/log", log)
+
+
+_STATUS = {"node": Param(optional=False, format="pve-node"), "upid": Param(optional=False)}
+_LOG = {
+    **_STATUS,
+    "start": Param(type="integer", minimum=0),
+    "limit": Param(type="integer", minimum=0),
+    "download": Param(type="boolean"),
+}
