@@ -17,6 +17,7 @@ import json
 from dataclasses import replace
 from pathlib import Path
 
+from provider.ifupdown import parse
 from simulator import network, sdn, tasks
 from simulator.api import Reply, Request, Router
 from simulator.errors import ApiError, die
@@ -24,6 +25,16 @@ from simulator.faults import Fault, Faults
 from simulator.node import INTERFACES, Node, installer_interfaces
 
 DEFAULT_NICS = ("eno1", "eno2", "eno3", "eno4")
+
+
+def _cluster_address(interfaces: str, nics: list[str]) -> str | None:
+    """The node's address in /etc/hosts as the installer sets it: the gateway interface's."""
+    config = parse(interfaces, physical=nics)
+    for name in sorted(config.ifaces):
+        stanza = config.ifaces[name]
+        if stanza.get("gateway") and stanza.get("address"):
+            return str(stanza["address"])
+    return None
 
 
 def _default_address(index: int) -> tuple[str, str]:
@@ -50,9 +61,11 @@ class Cluster:
         self.state_dir = Path(state_dir)
         self.state_dir.mkdir(parents=True, exist_ok=True)
         self.nodes: dict[str, Node] = {}
+        self.addresses: dict[str, str] = {}
         saved = self._load_layout()
-        for name, node_nics in saved.items():
+        for name, (node_nics, address) in saved.items():
             self.nodes[name] = Node(name, node_nics, self._node_root(name))
+            self.addresses[name] = address
         for name in nodes or ([] if saved else ["pve1"]):
             if name not in self.nodes:
                 self._add_node(name, list(nics or DEFAULT_NICS), interfaces)
@@ -69,22 +82,28 @@ class Cluster:
     def _node_root(self, name: str) -> Path:
         return self.state_dir / "nodes" / name
 
-    def _load_layout(self) -> dict[str, list[str]]:
+    def _load_layout(self) -> dict[str, tuple[list[str], str]]:
         path = self.state_dir / "cluster.json"
         if not path.exists():
             return {}
         data = json.loads(path.read_text())
-        return {name: list(spec["nics"]) for name, spec in data["nodes"].items()}
+        return {name: (list(spec["nics"]), str(spec["ip"])) for name, spec in data["nodes"].items()}
 
     def _save_layout(self) -> None:
-        layout = {"nodes": {name: {"nics": node.nics} for name, node in self.nodes.items()}}
+        layout = {
+            "nodes": {
+                name: {"nics": node.nics, "ip": self.addresses[name]}
+                for name, node in self.nodes.items()
+            }
+        }
         (self.state_dir / "cluster.json").write_text(json.dumps(layout, indent=2) + "\n")
 
     def _add_node(self, name: str, nics: list[str], interfaces: str | None) -> None:
         node = Node(name, nics, self._node_root(name))
+        address, gateway = _default_address(len(self.nodes))
         if interfaces is None:
-            address, gateway = _default_address(len(self.nodes))
             interfaces = installer_interfaces(nics, address, gateway)
+        self.addresses[name] = _cluster_address(interfaces, nics) or address.split("/")[0]
         node.write(INTERFACES, interfaces)
         node.active = network.autostarted(node, interfaces)
         self.nodes[name] = node
@@ -113,9 +132,37 @@ class Cluster:
     def _register_cluster_routes(self) -> None:
         self.router.add("GET", "/version", self._version)
         self.router.add("GET", "/nodes", self._nodes)
+        self.router.add("GET", "/cluster/status", self._status)
 
     def _version(self, request: Request) -> Reply:
         return Reply({"version": "9.1.1", "release": "9.1", "repoid": "42ab1f0e"})
+
+    def _status(self, request: Request) -> Reply:
+        """Cluster membership as pvecm sees it: each node with its cluster address."""
+        entries: list[dict[str, object]] = [
+            {
+                "type": "cluster",
+                "id": "cluster",
+                "name": "pvenet-sim",
+                "nodes": len(self.nodes),
+                "quorate": 1,
+                "version": len(self.nodes),
+            }
+        ]
+        for index, name in enumerate(sorted(self.nodes), start=1):
+            entries.append(
+                {
+                    "type": "node",
+                    "id": f"node/{name}",
+                    "name": name,
+                    "ip": self.addresses[name],
+                    "nodeid": index,
+                    "online": 1,
+                    "local": 1 if index == 1 else 0,
+                    "level": "",
+                }
+            )
+        return Reply(entries)
 
     def _nodes(self, request: Request) -> Reply:
         return Reply(

@@ -1,0 +1,498 @@
+"""Desired node interfaces, validated before anything reaches a node (pure).
+
+An operator describes each interface with Python names (``bridge_ports`` is a
+list, ``bond_primary`` has an underscore); only the client maps them to
+Proxmox's wire format. Validation happens here, at preview, and every problem
+is reported with the property path Pulumi shows (``interfaces[1].bond_primary``)
+and a sentence that says what is wrong and what is allowed.
+
+Rules come from Proxmox's API schema and writer, from the GUI's naming rules,
+and from the kernel (a name is at most 15 characters).
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import re
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError, field_validator
+
+from provider.errors import InvalidSpec
+
+BOND_MODES = (
+    "balance-rr",
+    "active-backup",
+    "balance-xor",
+    "broadcast",
+    "802.3ad",
+    "balance-tlb",
+    "balance-alb",
+)
+HASH_POLICY_MODES = ("balance-xor", "802.3ad")
+HASH_POLICIES = ("layer2", "layer2+3", "layer3+4")
+
+IFACE_RE = re.compile(r"[a-zA-Z][a-zA-Z0-9_]{1,20}([:.]\d+)?")
+BRIDGE_RE = re.compile(r"[a-zA-Z][a-zA-Z0-9_]{0,9}")
+BOND_RE = re.compile(r"bond\d{1,4}")
+DOTTED_VLAN_RE = re.compile(r"(?P<parent>[a-zA-Z][a-zA-Z0-9_]*)\.(?P<vid>\d+)")
+NUMBERED_VLAN_RE = re.compile(r"vlan(?P<vid>\d+)")
+KERNEL_NAME_MAX = 15
+MTU_MIN, MTU_MAX = 1280, 65520
+DEFAULT_MTU = 1500
+
+
+@dataclass(frozen=True)
+class Problem:
+    """One validation failure: the property path and a sentence a person can act on."""
+
+    path: str
+    message: str
+
+    def __str__(self) -> str:
+        return f"{self.path}: {self.message}"
+
+
+def _check_iface_name(value: str) -> str:
+    if not IFACE_RE.fullmatch(value):
+        raise ValueError(
+            f"'{value}' is not a valid interface name: start with a letter, then letters, "
+            "digits or '_' (no '-'), optionally '.N' for a VLAN"
+        )
+    if len(value) > KERNEL_NAME_MAX:
+        raise ValueError(f"'{value}' is longer than the kernel's {KERNEL_NAME_MAX} characters")
+    return value
+
+
+def _check_cidr(value: str, version: int) -> str:
+    try:
+        interface = ipaddress.ip_interface(value)
+    except ValueError:
+        raise ValueError(
+            f"'{value}' is not an address with a prefix length, such as "
+            + ("'192.168.10.2/24'" if version == 4 else "'fd00:10::2/64'")
+        ) from None
+    if interface.version != version or "/" not in value:
+        raise ValueError(f"'{value}' is not an IPv{version} address with a prefix length")
+    low = 8
+    if not low <= interface.network.prefixlen <= interface.max_prefixlen:
+        raise ValueError(
+            f"'{value}': Proxmox accepts prefix lengths {low} to {interface.max_prefixlen}"
+        )
+    return value
+
+
+def _check_ip(value: str, version: int) -> str:
+    try:
+        address = ipaddress.ip_address(value)
+    except ValueError:
+        raise ValueError(f"'{value}' is not an IPv{version} address") from None
+    if address.version != version:
+        raise ValueError(f"'{value}' is not an IPv{version} address")
+    return value
+
+
+class _InterfaceBase(BaseModel):
+    """Settings every interface type has. ``None`` leaves a setting as the node has it."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    iface: str
+    cidr: str | None = None
+    gateway: str | None = None
+    cidr6: str | None = None
+    gateway6: str | None = None
+    mtu: Annotated[int, Field(ge=MTU_MIN, le=MTU_MAX)] | None = None
+    autostart: bool = True
+    comments: str | None = None
+
+    @field_validator("iface")
+    @classmethod
+    def _name(cls, value: str) -> str:
+        return _check_iface_name(value)
+
+    @field_validator("cidr")
+    @classmethod
+    def _cidr4(cls, value: str | None) -> str | None:
+        return None if value is None else _check_cidr(value, 4)
+
+    @field_validator("cidr6")
+    @classmethod
+    def _cidr6(cls, value: str | None) -> str | None:
+        return None if value is None else _check_cidr(value, 6)
+
+    @field_validator("gateway")
+    @classmethod
+    def _gateway4(cls, value: str | None) -> str | None:
+        return None if value is None else _check_ip(value, 4)
+
+    @field_validator("gateway6")
+    @classmethod
+    def _gateway6(cls, value: str | None) -> str | None:
+        return None if value is None else _check_ip(value, 6)
+
+    def ports(self) -> list[str]:
+        """Interfaces this one enslaves (bridge ports or bond slaves)."""
+        return []
+
+    def parent(self) -> str | None:
+        """The interface a VLAN sits on, None for other types."""
+        return None
+
+
+def _sorted_unique_names(values: list[str]) -> list[str]:
+    for value in values:
+        _check_iface_name(value)
+    return sorted(set(values))
+
+
+class BridgeSpec(_InterfaceBase):
+    """A Linux bridge ``vmbrN``: guests attach to it; ports are NICs, bonds or VLANs."""
+
+    type: Literal["bridge"] = "bridge"
+    bridge_ports: list[str] = Field(default_factory=list)
+    bridge_vlan_aware: bool = False
+    bridge_vids: list[str] | None = None
+
+    @field_validator("iface")
+    @classmethod
+    def _bridge_name(cls, value: str) -> str:
+        if not BRIDGE_RE.fullmatch(value):
+            raise ValueError(
+                f"bridge name '{value}' must start with a letter and have at most 10 letters, "
+                "digits or '_' (Proxmox's rule; commonly vmbrN)"
+            )
+        return value
+
+    @field_validator("bridge_ports")
+    @classmethod
+    def _ports(cls, value: list[str]) -> list[str]:
+        return _sorted_unique_names(value)
+
+    @field_validator("bridge_vids")
+    @classmethod
+    def _vids(cls, value: list[str] | None) -> list[str] | None:
+        if value is None:
+            return None
+        for item in value:
+            match = re.fullmatch(r"(\d+)(?:-(\d+))?", str(item))
+            if not match:
+                raise ValueError(f"'{item}' is not a VLAN id or range such as '10' or '100-200'")
+            tags = [int(t) for t in match.groups() if t]
+            if any(not 2 <= tag <= 4094 for tag in tags):
+                raise ValueError(f"'{item}': VLAN ids of a VLAN-aware bridge are 2 to 4094")
+            if len(tags) == 2 and tags[0] >= tags[1]:
+                raise ValueError(f"'{item}': a range must go from the lower to the higher id")
+        return [str(v) for v in value]
+
+    def ports(self) -> list[str]:
+        return list(self.bridge_ports)
+
+
+class BondSpec(_InterfaceBase):
+    """A Linux bond ``bondN`` of NICs: 802.3ad (LACP) needs switch support."""
+
+    type: Literal["bond"] = "bond"
+    slaves: list[str]
+    bond_mode: Literal[
+        "balance-rr",
+        "active-backup",
+        "balance-xor",
+        "broadcast",
+        "802.3ad",
+        "balance-tlb",
+        "balance-alb",
+    ] = "balance-rr"
+    bond_primary: str | None = None
+    bond_xmit_hash_policy: Literal["layer2", "layer2+3", "layer3+4"] | None = None
+
+    @field_validator("iface")
+    @classmethod
+    def _bond_name(cls, value: str) -> str:
+        if not BOND_RE.fullmatch(value):
+            raise ValueError(
+                f"bond name '{value}' must be bondN (N up to 4 digits): Proxmox only reads "
+                "bondN back as a bond"
+            )
+        return value
+
+    @field_validator("slaves")
+    @classmethod
+    def _slaves(cls, value: list[str]) -> list[str]:
+        if not value:
+            raise ValueError("a bond needs at least one slave")
+        return _sorted_unique_names(value)
+
+    def ports(self) -> list[str]:
+        return list(self.slaves)
+
+
+class VlanSpec(_InterfaceBase):
+    """A host VLAN interface: ``vmbr0.50``, ``vlan50`` on a raw device, or a custom name."""
+
+    type: Literal["vlan"] = "vlan"
+    vlan_raw_device: str | None = None
+    vlan_id: Annotated[int, Field(ge=1, le=4094)] | None = None
+
+    def parent(self) -> str | None:
+        dotted = DOTTED_VLAN_RE.fullmatch(self.iface)
+        return dotted["parent"] if dotted else self.vlan_raw_device
+
+    def tag(self) -> int | None:
+        """The VLAN id, from the name where the name carries it."""
+        if dotted := DOTTED_VLAN_RE.fullmatch(self.iface):
+            return int(dotted["vid"])
+        if numbered := NUMBERED_VLAN_RE.fullmatch(self.iface):
+            return int(numbered["vid"])
+        return self.vlan_id
+
+
+class EthSpec(_InterfaceBase):
+    """Settings of a physical NIC (it always exists: pvenet adopts it and restores it on delete)."""
+
+    type: Literal["eth"] = "eth"
+
+
+InterfaceSpec = Annotated[BridgeSpec | BondSpec | VlanSpec | EthSpec, Field(discriminator="type")]
+_SPEC_ADAPTER: TypeAdapter[BridgeSpec | BondSpec | VlanSpec | EthSpec] = TypeAdapter(InterfaceSpec)
+Spec = BridgeSpec | BondSpec | VlanSpec | EthSpec
+
+
+def _pydantic_problems(error: ValidationError, prefix: str) -> list[Problem]:
+    problems = []
+    for item in error.errors():
+        loc = [str(p) for p in item["loc"] if p not in ("bridge", "bond", "vlan", "eth")]
+        path = prefix + "".join(f"[{p}]" if p.isdigit() else f".{p}" for p in loc)
+        message = str(item["msg"]).removeprefix("Value error, ")
+        if item["type"] == "extra_forbidden":
+            message = "is not a setting of this interface type"
+        elif item["type"] == "union_tag_invalid":
+            message = f"type must be one of bridge, bond, vlan, eth (got {item['input']!r})"
+        elif item["type"] == "union_tag_not_found":
+            message = "needs a type: bridge, bond, vlan or eth"
+        problems.append(Problem(path, message))
+    return problems
+
+
+class _Problems(list[Problem]):
+    """Collects problems under one property path prefix."""
+
+    def __init__(self, prefix: str = "") -> None:
+        super().__init__()
+        self.prefix = prefix
+
+    def add(self, field: str, message: str) -> None:
+        """Record ``message`` for ``<prefix>.<field>`` (or ``<field>`` without a prefix)."""
+        self.append(Problem(f"{self.prefix}.{field}" if self.prefix else field, message))
+
+
+def _spec_problems(spec: Spec, path: str) -> list[Problem]:
+    """Rules that relate settings of one interface to each other."""
+    found = _Problems(path)
+    name = spec.iface
+    for gw_key, cidr_key in (("gateway", "cidr"), ("gateway6", "cidr6")):
+        gateway, cidr = getattr(spec, gw_key), getattr(spec, cidr_key)
+        if gateway is None:
+            continue
+        if cidr is None:
+            found.add(gw_key, f"{name}: {gw_key} '{gateway}' needs a {cidr_key} on this interface")
+            continue
+        network = ipaddress.ip_interface(cidr).network
+        if ipaddress.ip_address(gateway) not in network:
+            found.add(gw_key, f"{name}: {gw_key} '{gateway}' is not inside {cidr_key} {network}")
+    if isinstance(spec, BridgeSpec) and spec.bridge_vids is not None and not spec.bridge_vlan_aware:
+        found.add(
+            "bridge_vids",
+            f"{name}: bridge_vids only apply to a VLAN-aware bridge; set bridge_vlan_aware=True",
+        )
+    if isinstance(spec, BondSpec):
+        _bond_problems(spec, found)
+    if isinstance(spec, VlanSpec):
+        _vlan_problems(spec, found)
+    return found
+
+
+def _bond_problems(spec: BondSpec, found: _Problems) -> None:
+    name, mode = spec.iface, spec.bond_mode
+    if spec.bond_primary is not None and mode != "active-backup":
+        found.add(
+            "bond_primary",
+            f"{name}: bond_primary only applies to bond_mode 'active-backup' (mode is '{mode}')",
+        )
+    elif spec.bond_primary is not None and spec.bond_primary not in spec.slaves:
+        found.add(
+            "bond_primary",
+            f"{name}: bond_primary '{spec.bond_primary}' is not one of its slaves "
+            f"({', '.join(spec.slaves)})",
+        )
+    if spec.bond_xmit_hash_policy is not None and mode not in HASH_POLICY_MODES:
+        found.add(
+            "bond_xmit_hash_policy",
+            f"{name}: bond_xmit_hash_policy only applies to bond_mode 'balance-xor' or "
+            f"'802.3ad' (mode is '{mode}')",
+        )
+
+
+def _vlan_id_problem(name: str, vid: int, given: int | None, found: _Problems) -> None:
+    if not 1 <= vid <= 4094:
+        found.add("iface", f"{name}: VLAN id {vid} is outside 1 to 4094")
+    elif given not in (None, vid):
+        found.add(
+            "vlan_id", f"{name}: the name says VLAN id {vid}, not {given}; leave vlan_id unset"
+        )
+
+
+def _vlan_problems(spec: VlanSpec, found: _Problems) -> None:
+    name = spec.iface
+    if dotted := DOTTED_VLAN_RE.fullmatch(name):
+        _vlan_id_problem(name, int(dotted["vid"]), spec.vlan_id, found)
+        if spec.vlan_raw_device not in (None, dotted["parent"]):
+            found.add(
+                "vlan_raw_device",
+                f"{name}: the name says the parent is '{dotted['parent']}', not "
+                f"'{spec.vlan_raw_device}'; leave vlan_raw_device unset",
+            )
+        return
+    if spec.vlan_raw_device is None:
+        found.add("vlan_raw_device", f"{name}: a VLAN not named PARENT.ID needs vlan_raw_device")
+        return
+    try:
+        _check_iface_name(spec.vlan_raw_device)
+    except ValueError as error:
+        found.add("vlan_raw_device", str(error))
+    if numbered := NUMBERED_VLAN_RE.fullmatch(name):
+        _vlan_id_problem(name, int(numbered["vid"]), spec.vlan_id, found)
+    elif spec.vlan_id is None:
+        found.add("vlan_id", f"{name}: a custom-named VLAN needs vlan_id (1 to 4094)")
+
+
+def _set_problems(specs: Sequence[Spec]) -> list[Problem]:
+    """Rules across the interfaces of one set."""
+    found = _Problems()
+    first: dict[str, int] = {}
+    for index, spec in enumerate(specs):
+        if spec.iface in first:
+            found.add(
+                f"interfaces[{index}].iface",
+                f"'{spec.iface}' appears twice in the set (also interfaces[{first[spec.iface]}])",
+            )
+        first.setdefault(spec.iface, index)
+    _port_problems(specs, found)
+    for key in ("gateway", "gateway6"):
+        holders = [(i, s) for i, s in enumerate(specs) if getattr(s, key) is not None]
+        for index, spec in holders[1:]:
+            found.add(
+                f"interfaces[{index}].{key}",
+                f"{spec.iface}: only one default {key} per node; "
+                f"{holders[0][1].iface} already has one",
+            )
+    by_name = {spec.iface: spec for spec in specs}
+    for index, spec in enumerate(specs):
+        _mtu_problems(spec, by_name, f"interfaces[{index}].mtu", found)
+    return found
+
+
+def _port_problems(specs: Sequence[Spec], found: _Problems) -> None:
+    by_name = {spec.iface: spec for spec in specs}
+    owner: dict[str, str] = {}
+    for index, spec in enumerate(specs):
+        key = f"interfaces[{index}]." + ("slaves" if isinstance(spec, BondSpec) else "bridge_ports")
+        for port in spec.ports():
+            other = by_name.get(port)
+            if port == spec.iface:
+                found.add(key, f"{spec.iface}: cannot be its own port")
+            elif port in owner:
+                found.add(
+                    key,
+                    f"{spec.iface}: port '{port}' is already used by {owner[port]}; "
+                    "a port belongs to one bridge or bond",
+                )
+            elif isinstance(spec, BondSpec) and other and not isinstance(other, EthSpec | BondSpec):
+                found.add(
+                    key,
+                    f"{spec.iface}: slave '{port}' is a {other.type}; "
+                    "bond slaves are NICs or bonds",
+                )
+            elif isinstance(spec, BridgeSpec) and other and (other.cidr or other.cidr6):
+                found.add(
+                    key,
+                    f"{spec.iface}: port '{port}' has an address; a bridge port cannot carry one",
+                )
+            owner.setdefault(port, spec.iface)
+
+
+def _mtu_problems(spec: Spec, by_name: Mapping[str, Spec], path: str, found: _Problems) -> None:
+    for parent_name, child_name in _mtu_pairs(spec):
+        parent, child = by_name.get(parent_name), by_name.get(child_name)
+        if parent is None or child is None or child.mtu is None:
+            continue
+        parent_mtu = parent.mtu
+        if parent_mtu is None:
+            parent_mtu = child.mtu if isinstance(parent, BondSpec) else DEFAULT_MTU
+        if parent_mtu < child.mtu:
+            found.add(
+                path,
+                f"{child_name}: mtu {child.mtu} is higher than its parent {parent_name}'s "
+                f"mtu {parent_mtu}; raise the parent's mtu",
+            )
+
+
+def _mtu_pairs(spec: Spec) -> Iterable[tuple[str, str]]:
+    """(parent, child) pairs whose MTUs Proxmox compares, for pairs involving ``spec``."""
+    if isinstance(spec, BridgeSpec):
+        yield from ((port, spec.iface) for port in spec.bridge_ports)
+    elif isinstance(spec, BondSpec):
+        yield from ((spec.iface, slave) for slave in spec.slaves)
+    elif isinstance(spec, VlanSpec) and spec.parent():
+        yield str(spec.parent()), spec.iface
+
+
+def parse_interfaces(raw: Sequence[Mapping[str, Any]]) -> tuple[list[Spec], list[Problem]]:
+    """Validate a set's ``interfaces`` input: the specs that parsed, and every problem."""
+    specs: list[Spec] = []
+    problems: list[Problem] = []
+    if not isinstance(raw, Sequence) or isinstance(raw, (str, bytes)):
+        return [], [Problem("interfaces", "must be a list of interfaces")]
+    for index, item in enumerate(raw):
+        path = f"interfaces[{index}]"
+        try:
+            spec = _SPEC_ADAPTER.validate_python(item)
+        except ValidationError as error:
+            problems.extend(_pydantic_problems(error, path))
+            continue
+        specs.append(spec)
+        problems.extend(_spec_problems(spec, path))
+    if not problems:
+        problems.extend(_set_problems(specs))
+    return specs, problems
+
+
+def require_interfaces(raw: Sequence[Mapping[str, Any]]) -> list[Spec]:
+    """The validated specs, or InvalidSpec listing every problem."""
+    specs, problems = parse_interfaces(raw)
+    if problems:
+        raise InvalidSpec("; ".join(str(p) for p in problems))
+    return specs
+
+
+def load_spec(data: Mapping[str, Any]) -> Spec:
+    """A spec from state, trusted as it was stored (it may describe a node's own odd config)."""
+    kinds: dict[str, type[Spec]] = {
+        "bridge": BridgeSpec,
+        "bond": BondSpec,
+        "vlan": VlanSpec,
+        "eth": EthSpec,
+    }
+    kind = kinds.get(str(data.get("type")))
+    if kind is None:
+        raise InvalidSpec(
+            f"{data.get('iface')}: stored interface has unknown type {data.get('type')!r}"
+        )
+    return kind.model_construct(**{k: v for k, v in data.items() if k in kind.model_fields})
+
+
+def spec_to_dict(spec: Spec) -> dict[str, Any]:
+    """The normalised input form of a spec (what state stores and diff compares)."""
+    return spec.model_dump(mode="json")

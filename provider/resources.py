@@ -1,0 +1,363 @@
+"""``NodeInterfaces``: a set of interfaces on one node, as one Pulumi dynamic resource.
+
+The engine calls the provider's ``check`` (validate, normalise, render the
+stanzas for ``pulumi preview --diff``), ``diff``, ``create``, ``update``,
+``delete`` and ``read``. Each change is one ``Transaction``: one staged plan,
+one apply, verified, rolled back on failure.
+
+The provider holds no client and no secret: connection settings come from
+stack config in ``configure`` (inside the provider process, after the
+provider was unpickled), and ``__getstate__`` keeps them out of any pickle.
+"""
+
+from __future__ import annotations
+
+import re
+import socket
+from collections.abc import Mapping
+from typing import Any
+
+import pulumi
+from pulumi.dynamic import (
+    CheckFailure,
+    CheckResult,
+    ConfigureRequest,
+    CreateResult,
+    DiffResult,
+    ReadResult,
+    Resource,
+    ResourceProvider,
+    UpdateResult,
+)
+from pulumi.output import Unknown
+from pulumi.runtime import rpc
+
+from provider import ifupdown
+from provider.client import CALL_ERRORS, Client, Settings, settings_from, spec_from_api, stanza_of
+from provider.errors import ConnectionSettingsError, NodeError
+from provider.guard import management_changes
+from provider.model import Spec, load_spec, parse_interfaces, spec_to_dict
+from provider.transaction import Transaction, resolve, snapshot
+
+NODE_RE = re.compile(r"[a-zA-Z0-9]([a-zA-Z0-9\-]*[a-zA-Z0-9])?")
+INPUT_KEYS = ("node", "interfaces", "adopt", "allow_management_change")
+UNMANAGED_WHEN_NONE = ("mtu", "comments")
+
+
+def _is_unknown(value: Any) -> bool:
+    """Whether a value (or anything inside it) is unknown during preview."""
+    if isinstance(value, dict):
+        return any(_is_unknown(v) for v in value.values())
+    if isinstance(value, list):
+        return any(_is_unknown(v) for v in value)
+    return isinstance(value, Unknown) or (isinstance(value, str) and value == rpc.UNKNOWN)
+
+
+def _coerce_numbers(value: Any) -> Any:
+    """Engine numbers arrive as floats (1500.0); whole floats become ints again."""
+    if isinstance(value, float) and value.is_integer():
+        return int(value)
+    if isinstance(value, list):
+        return [_coerce_numbers(v) for v in value]
+    if isinstance(value, dict):
+        return {k: _coerce_numbers(v) for k, v in value.items()}
+    return value
+
+
+def render_set(specs: list[Spec]) -> str:
+    """The stanzas Proxmox will write for these interfaces, in the writer's order."""
+    config = ifupdown.NetworkConfig({spec.iface: stanza_of(spec) for spec in specs})
+    return ifupdown.render(config).removeprefix(ifupdown.HEADER)
+
+
+def set_targets(specs: list[Spec]) -> dict[str, Spec | None]:
+    """Targets of a converge that makes these interfaces exist as specified."""
+    return {spec.iface: spec for spec in specs}
+
+
+class NodeInterfacesProvider(ResourceProvider):
+    """The engine-facing implementation of ``NodeInterfaces``."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._settings: Settings | None = None
+        self._settings_error: str | None = None
+
+    def __getstate__(self) -> dict[str, Any]:
+        """Nothing of a configured provider is pickled (settings hold the token)."""
+        return {}
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        self._settings = None
+        self._settings_error = None
+
+    def configure(self, req: ConfigureRequest) -> None:
+        """Read the connection settings from stack config (``pvenet:*``) or the environment."""
+        try:
+            self._settings = settings_from(lambda key: req.config.get(f"pvenet:{key}"))
+        except ConnectionSettingsError as error:
+            self._settings, self._settings_error = None, str(error)
+
+    def _client(self, node: str) -> Client:
+        if self._settings is None:
+            raise ConnectionSettingsError(self._settings_error or "the provider was not configured")
+        return Client(self._settings, node)
+
+    # -- check / diff ------------------------------------------------------------------------
+
+    def check(self, _olds: dict[str, Any], news: dict[str, Any]) -> CheckResult:
+        """Validate and normalise the inputs; add ``rendered``; run the lockout guard."""
+        news = _coerce_numbers(dict(news))
+        failures: list[CheckFailure] = []
+        node = news.get("node")
+        if not _is_unknown(node) and (not isinstance(node, str) or not NODE_RE.fullmatch(node)):
+            failures.append(
+                CheckFailure("node", f"'{node}' is not a Proxmox node name (letters, digits, '-')")
+            )
+        for flag in ("adopt", "allow_management_change"):
+            value = news.setdefault(flag, False)
+            if not _is_unknown(value) and not isinstance(value, bool):
+                failures.append(CheckFailure(flag, f"must be true or false, not {value!r}"))
+        raw = news.get("interfaces", [])
+        if _is_unknown(raw):
+            return CheckResult(news, failures)
+        specs, problems = parse_interfaces(raw)
+        failures.extend(CheckFailure(p.path, p.message) for p in problems)
+        if failures:
+            return CheckResult(news, failures)
+        canonical_specs = [resolve({s.iface: s}, {})[s.iface] for s in specs]
+        news["interfaces"] = [spec_to_dict(s) for s in canonical_specs if s is not None]
+        news["rendered"] = render_set([s for s in canonical_specs if s is not None])
+        if not news["allow_management_change"] and not _is_unknown(node):
+            failures.extend(self._guard_at_preview(str(node), _targets(specs, _olds)))
+        return CheckResult(news, failures)
+
+    def _guard_at_preview(self, node: str, targets: dict[str, Spec | None]) -> list[CheckFailure]:
+        """The lockout guard in ``check``: a read of the node, no writes; skipped if unreachable."""
+        if self._settings is None:
+            return []
+        try:
+            problems = _guard(self._client(node), targets)
+        except (*CALL_ERRORS, NodeError) as error:
+            pulumi.log.warn(
+                f"{node}: the lockout guard could not read the node at preview: {error}"
+            )
+            return []
+        return [CheckFailure("interfaces", p) for p in problems]
+
+    def diff(self, _id: str, olds: dict[str, Any], news: dict[str, Any]) -> DiffResult:
+        """``node`` replaces; every other input changes in place."""
+        replaces = (
+            ["node"]
+            if _is_unknown(news.get("node")) or olds.get("node") != news.get("node")
+            else []
+        )
+        changed = [
+            k
+            for k in (*INPUT_KEYS, "rendered")
+            if k in news and (_is_unknown(news[k]) or olds.get(k) != news[k])
+        ]
+        return DiffResult(changes=bool(changed), replaces=replaces, delete_before_replace=False)
+
+    # -- create / update / delete / read --------------------------------------------------------
+
+    def create(self, props: dict[str, Any]) -> CreateResult:
+        """Create the set on the node with one apply; existing interfaces need ``adopt``."""
+        node = str(props["node"])
+        specs = _specs(props)
+        client = self._client(node)
+        transaction = Transaction(client)
+        current = transaction.read()
+        existing = sorted(s.iface for s in specs if s.iface in current.links and s.type != "eth")
+        if existing and not props.get("adopt"):
+            raise NodeError(
+                f"{node}: {', '.join(existing)} already exist on the node; set adopt=True to "
+                "manage them (they are put back as they are now when the set is deleted), "
+                "or pick other names"
+            )
+        adopted = {
+            name: spec_to_dict(current.specs[name]) for name in existing if name in current.specs
+        }
+        adopted.update(
+            {
+                s.iface: spec_to_dict(current.specs[s.iface])
+                for s in specs
+                if s.type == "eth" and s.iface in current.specs
+            }
+        )
+        targets = set_targets(specs)
+        _refuse_management_change(client, targets, props)
+        outcome = transaction.converge(targets)
+        outs = self._outputs(props, outcome.after.specs, adopted)
+        return CreateResult(f"{node}/{'+'.join(sorted(s.iface for s in specs))}", outs)
+
+    def update(self, _id: str, olds: dict[str, Any], news: dict[str, Any]) -> UpdateResult:
+        """Move the set to its new description with one apply; dropped interfaces are removed."""
+        node = str(news["node"])
+        specs = _specs(news)
+        client = self._client(node)
+        transaction = Transaction(client)
+        current = transaction.read()
+        adopted = dict(olds.get("adopted") or {})
+        previous = {str(item["iface"]) for item in olds.get("interfaces") or []}
+        new_names = sorted(
+            s.iface
+            for s in specs
+            if s.iface not in previous and s.iface in current.links and s.type != "eth"
+        )
+        if new_names and not news.get("adopt"):
+            raise NodeError(
+                f"{node}: {', '.join(new_names)} already exist on the node; "
+                "set adopt=True to manage them"
+            )
+        for spec in specs:
+            if (
+                spec.iface not in previous
+                and spec.iface in current.specs
+                and (spec.iface in new_names or spec.type == "eth")
+            ):
+                adopted[spec.iface] = spec_to_dict(current.specs[spec.iface])
+        targets = _targets(specs, olds)
+        for name in [n for n in targets if targets[n] is None and n in adopted]:
+            targets[name] = load_spec(adopted.pop(name))
+        _refuse_management_change(client, targets, news)
+        outcome = transaction.converge(targets)
+        return UpdateResult(self._outputs(news, outcome.after.specs, adopted))
+
+    def delete(self, _id: str, props: dict[str, Any]) -> None:
+        """Remove the set: created interfaces are deleted, adopted ones put back as they were."""
+        node = str(props["node"])
+        adopted = props.get("adopted") or {}
+        targets: dict[str, Spec | None] = {}
+        for item in props.get("interfaces") or []:
+            name = str(item["iface"])
+            targets[name] = load_spec(adopted[name]) if name in adopted else None
+        client = self._client(node)
+        _refuse_management_change(client, targets, props)
+        Transaction(client).converge(targets)
+
+    def read(self, id_: str, props: dict[str, Any]) -> ReadResult:
+        """The live config of the set's interfaces; one deleted out of band disappears."""
+        node = str(props["node"])
+        client = self._client(node)
+        view = client.view()
+        live: list[dict[str, Any]] = []
+        for item in props.get("interfaces") or []:
+            name = str(item["iface"])
+            if name not in view.items:
+                continue
+            spec = spec_from_api(name, view.items[name])
+            if spec is None:
+                continue
+            observed = spec_to_dict(spec)
+            for key in UNMANAGED_WHEN_NONE:
+                if item.get(key) is None:
+                    observed[key] = None
+            live.append(observed)
+        outs = {**props, "interfaces": live}
+        inputs = {k: outs[k] for k in INPUT_KEYS if k in outs}
+        return ReadResult(id_, outs, inputs)
+
+    # -- helpers ---------------------------------------------------------------------------------
+
+    def _outputs(
+        self, inputs: Mapping[str, Any], live: Mapping[str, Spec], adopted: Mapping[str, Any]
+    ) -> dict[str, Any]:
+        names = [str(item["iface"]) for item in inputs.get("interfaces") or []]
+        return {
+            **{k: inputs[k] for k in (*INPUT_KEYS, "rendered") if k in inputs},
+            "live": {name: spec_to_dict(live[name]) for name in names if name in live},
+            "adopted": dict(adopted),
+        }
+
+
+def _specs(props: Mapping[str, Any]) -> list[Spec]:
+    specs, problems = parse_interfaces(props.get("interfaces") or [])
+    if problems:
+        raise NodeError("; ".join(str(p) for p in problems))
+    return specs
+
+
+def _guard(client: Client, targets: dict[str, Spec | None]) -> list[str]:
+    """Management-path changes these targets would make on the node."""
+    snap = snapshot(client.view())
+    addresses = _management_addresses(client)
+    problems = management_changes(
+        client.node, addresses, snap.specs, snap.links, resolve(targets, snap.specs)
+    )
+    if problems:
+        problems.append("set allow_management_change=True if you have console access to the node")
+    return problems
+
+
+def _refuse_management_change(
+    client: Client, targets: dict[str, Spec | None], inputs: Mapping[str, Any]
+) -> None:
+    """Raise before any write if the change touches the management path and is not allowed."""
+    if inputs.get("allow_management_change"):
+        return
+    if problems := _guard(client, targets):
+        raise NodeError("; ".join(problems))
+
+
+def _targets(specs: list[Spec], olds: Mapping[str, Any]) -> dict[str, Spec | None]:
+    """The set's targets plus the removal of interfaces the previous set had."""
+    targets: dict[str, Spec | None] = set_targets(specs)
+    for item in olds.get("interfaces") or []:
+        targets.setdefault(str(item["iface"]), None)
+    return targets
+
+
+def _management_addresses(client: Client) -> set[str]:
+    """The addresses pvenet reaches the node by: the endpoint's and the node's cluster address."""
+    addresses: set[str] = set()
+    host = client.settings.host
+    try:
+        for info in socket.getaddrinfo(host, None):
+            addresses.add(str(info[4][0]))
+    except OSError:
+        pass
+    if ip := client.cluster_node_ip():
+        addresses.add(ip)
+    return addresses
+
+
+class NodeInterfaces(Resource, module="pvenet", name="NodeInterfaces"):
+    """A set of bridges, bonds and VLAN interfaces on one node, changed with one apply.
+
+    ``interfaces`` is a list of dicts with ``iface``, ``type`` (bridge, bond,
+    vlan, eth) and the settings of that type. ``adopt=True`` lets the set take
+    over interfaces that already exist (they are restored on delete);
+    ``allow_management_change=True`` lets it rewire the interface that carries
+    the node's management address.
+    """
+
+    node: pulumi.Output[str]
+    interfaces: pulumi.Output[list[dict[str, Any]]]
+    rendered: pulumi.Output[str]
+    live: pulumi.Output[dict[str, Any]]
+
+    def __init__(
+        self,
+        resource_name: str,
+        *,
+        node: pulumi.Input[str],
+        interfaces: pulumi.Input[list[pulumi.Input[Mapping[str, Any]]]],
+        adopt: pulumi.Input[bool] = False,
+        allow_management_change: pulumi.Input[bool] = False,
+        opts: pulumi.ResourceOptions | None = None,
+    ) -> None:
+        super().__init__(
+            NodeInterfacesProvider(),
+            resource_name,
+            {
+                "node": node,
+                "interfaces": interfaces,
+                "adopt": adopt,
+                "allow_management_change": allow_management_change,
+                "rendered": None,
+                "live": None,
+                "adopted": None,
+            },
+            opts,
+        )
