@@ -37,7 +37,7 @@ from provider.client import CALL_ERRORS, Client, Settings, settings_from, spec_f
 from provider.errors import ConnectionSettingsError, NodeError
 from provider.guard import management_changes
 from provider.model import Spec, load_spec, parse_interfaces, spec_to_dict
-from provider.transaction import Transaction, resolve, snapshot
+from provider.transaction import Snapshot, Transaction, resolve, snapshot
 
 NODE_RE = re.compile(r"[a-zA-Z0-9]([a-zA-Z0-9\-]*[a-zA-Z0-9])?")
 INPUT_KEYS = ("node", "interfaces", "adopt", "allow_management_change")
@@ -137,7 +137,8 @@ class NodeInterfacesProvider(ResourceProvider):
         if self._settings is None:
             return []
         try:
-            problems = _guard(self._client(node), targets)
+            client = self._client(node)
+            problems = _guard(client, snapshot(client.view()), targets)
         except (*CALL_ERRORS, NodeError) as error:
             pulumi.log.warn(
                 f"{node}: the lockout guard could not read the node at preview: {error}"
@@ -163,78 +164,57 @@ class NodeInterfacesProvider(ResourceProvider):
 
     def create(self, props: dict[str, Any]) -> CreateResult:
         """Create the set on the node with one apply; existing interfaces need ``adopt``."""
-        node = str(props["node"])
-        specs = _specs(props)
-        client = self._client(node)
-        transaction = Transaction(client)
-        current = transaction.read()
-        existing = sorted(s.iface for s in specs if s.iface in current.links and s.type != "eth")
-        if existing and not props.get("adopt"):
-            raise NodeError(
-                f"{node}: {', '.join(existing)} already exist on the node; set adopt=True to "
-                "manage them (they are put back as they are now when the set is deleted), "
-                "or pick other names"
-            )
-        adopted = {
-            name: spec_to_dict(current.specs[name]) for name in existing if name in current.specs
-        }
-        adopted.update(
-            {
-                s.iface: spec_to_dict(current.specs[s.iface])
-                for s in specs
-                if s.type == "eth" and s.iface in current.specs
-            }
-        )
-        targets = set_targets(specs)
-        _refuse_management_change(client, targets, props)
-        outcome = transaction.converge(targets)
-        outs = self._outputs(props, outcome.after.specs, adopted)
-        return CreateResult(f"{node}/{'+'.join(sorted(s.iface for s in specs))}", outs)
+        outs = self._converge_set({}, props)
+        names = "+".join(sorted(str(i["iface"]) for i in props.get("interfaces") or []))
+        return CreateResult(f"{props['node']}/{names}", outs)
 
     def update(self, _id: str, olds: dict[str, Any], news: dict[str, Any]) -> UpdateResult:
         """Move the set to its new description with one apply; dropped interfaces are removed."""
-        node = str(news["node"])
-        specs = _specs(news)
-        client = self._client(node)
-        transaction = Transaction(client)
-        current = transaction.read()
-        adopted = dict(olds.get("adopted") or {})
-        previous = {str(item["iface"]) for item in olds.get("interfaces") or []}
-        new_names = sorted(
-            s.iface
-            for s in specs
-            if s.iface not in previous and s.iface in current.links and s.type != "eth"
-        )
-        if new_names and not news.get("adopt"):
-            raise NodeError(
-                f"{node}: {', '.join(new_names)} already exist on the node; "
-                "set adopt=True to manage them"
-            )
-        for spec in specs:
-            if (
-                spec.iface not in previous
-                and spec.iface in current.specs
-                and (spec.iface in new_names or spec.type == "eth")
-            ):
-                adopted[spec.iface] = spec_to_dict(current.specs[spec.iface])
-        targets = _targets(specs, olds)
-        for name in [n for n in targets if targets[n] is None and n in adopted]:
-            targets[name] = load_spec(adopted.pop(name))
-        _refuse_management_change(client, targets, news)
-        outcome = transaction.converge(targets)
-        return UpdateResult(self._outputs(news, outcome.after.specs, adopted))
+        return UpdateResult(self._converge_set(olds, news))
 
     def delete(self, _id: str, props: dict[str, Any]) -> None:
         """Remove the set: created interfaces are deleted, adopted ones put back as they were."""
-        node = str(props["node"])
         adopted = props.get("adopted") or {}
         targets: dict[str, Spec | None] = {}
         for item in props.get("interfaces") or []:
             name = str(item["iface"])
             targets[name] = load_spec(adopted[name]) if name in adopted else None
+        client = self._client(str(props["node"]))
+
+        def prepare(current: Snapshot) -> dict[str, Spec | None]:
+            _refuse_management_change(client, current, targets, props)
+            return targets
+
+        Transaction(client).converge(prepare)
+
+    def _converge_set(self, olds: Mapping[str, Any], news: Mapping[str, Any]) -> dict[str, Any]:
+        """Create or update: converge the node to ``news``, adopting where allowed."""
+        node = str(news["node"])
+        specs = _specs(news)
         client = self._client(node)
-        _refuse_management_change(client, targets, props)
-        Transaction(client).converge(targets)
+        previous = {str(item["iface"]) for item in olds.get("interfaces") or []}
+        adopted = dict(olds.get("adopted") or {})
+
+        def prepare(current: Snapshot) -> dict[str, Spec | None]:
+            joining = [s for s in specs if s.iface not in previous]
+            taken = sorted(s.iface for s in joining if s.iface in current.links and s.type != "eth")
+            if taken and not news.get("adopt"):
+                raise NodeError(
+                    f"{node}: {', '.join(taken)} already exist on the node; set adopt=True to "
+                    "manage them (they are put back as they are now when the set is deleted), "
+                    "or pick other names"
+                )
+            for spec in joining:
+                if spec.iface in current.specs and (spec.iface in taken or spec.type == "eth"):
+                    adopted[spec.iface] = spec_to_dict(current.specs[spec.iface])
+            targets = resolve(_targets(specs, olds), current.specs)
+            for name in [n for n, target in targets.items() if target is None and n in adopted]:
+                targets[name] = load_spec(adopted.pop(name))
+            _refuse_management_change(client, current, targets, news)
+            return targets
+
+        outcome = Transaction(client).converge(prepare)
+        return self._outputs(news, outcome.after.specs, adopted)
 
     def read(self, id_: str, props: dict[str, Any]) -> ReadResult:
         """The live config of the set's interfaces; one deleted out of band disappears."""
@@ -278,9 +258,8 @@ def _specs(props: Mapping[str, Any]) -> list[Spec]:
     return specs
 
 
-def _guard(client: Client, targets: dict[str, Spec | None]) -> list[str]:
+def _guard(client: Client, snap: Snapshot, targets: dict[str, Spec | None]) -> list[str]:
     """Management-path changes these targets would make on the node."""
-    snap = snapshot(client.view())
     addresses = _management_addresses(client)
     problems = management_changes(
         client.node, addresses, snap.specs, snap.links, resolve(targets, snap.specs)
@@ -291,12 +270,12 @@ def _guard(client: Client, targets: dict[str, Spec | None]) -> list[str]:
 
 
 def _refuse_management_change(
-    client: Client, targets: dict[str, Spec | None], inputs: Mapping[str, Any]
+    client: Client, current: Snapshot, targets: dict[str, Spec | None], inputs: Mapping[str, Any]
 ) -> None:
     """Raise before any write if the change touches the management path and is not allowed."""
     if inputs.get("allow_management_change"):
         return
-    if problems := _guard(client, targets):
+    if problems := _guard(client, current, targets):
         raise NodeError("; ".join(problems))
 
 

@@ -15,7 +15,7 @@ It never returns success for a change that is not live.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import NoReturn
 
@@ -104,11 +104,19 @@ class Transaction:
             raise ForeignPendingChanges(foreign_changes_message(self.node, view.changes))
         return snapshot(view)
 
-    def converge(self, targets: Mapping[str, Spec | None]) -> Outcome:
-        """Make the node's interfaces equal ``targets`` (None = absent) with one apply."""
+    def converge(self, prepare: Callable[[Snapshot], Mapping[str, Spec | None]]) -> Outcome:
+        """Make the node's interfaces equal the targets ``prepare`` returns, with one apply.
+
+        ``prepare`` sees the node as read under the node's lock and returns the
+        exact targets (None = absent; see ``resolve`` for user input); it may
+        raise to refuse the change before any write.
+        """
         with node_lock(self.client.settings.endpoint, self.node):
             before = self.read()
-            resolved = resolve(targets, before.specs)
+            resolved = {
+                name: None if target is None else canonical(target)
+                for name, target in prepare(before).items()
+            }
             try:
                 steps = plan(before.links, before.specs, resolved)
             except PlanError as error:

@@ -14,6 +14,7 @@ normalised on POST only, ...).
 from __future__ import annotations
 
 import ipaddress
+import re
 from collections.abc import Iterable
 from typing import TYPE_CHECKING
 
@@ -165,12 +166,13 @@ def reload_node(
     if node.exists(INTERFACES_NEW):
         node.rename(INTERFACES_NEW, INTERFACES)
     live = node.read(INTERFACES) or ""
-    log: list[str] = []
-    sdn_text = cluster.sdn.render_interfaces(node)
-    if sdn_text is not None:
-        node.write(SDN_INTERFACES, sdn_text)
-        if not ifreload.sources_sdn(live):
-            log.append("missing 'source /etc/network/interfaces.d/sdn' directive for SDN support!")
+    sdn = cluster.sdn.render(node)
+    node.write(SDN_INTERFACES, sdn.text)
+    log = list(sdn.warnings)
+    if not re.search(r"^source /etc/network/interfaces\.d/(sdn|\*)", live, re.M):
+        log.append(
+            "WARN: missing 'source /etc/network/interfaces.d/sdn' directive for SDN support!"
+        )
     errors = ifreload.problems(live, node.read(SDN_INTERFACES), node.nics)
     log.extend(f"{iface} : error: {iface}: {message}" for iface, message in errors)
     if failure is not None:
@@ -273,6 +275,17 @@ def _check_ipv6(address: str, netmask: int) -> None:
         )
 
 
+def _perl_booleans(params: Params) -> None:
+    """Boolean parameters as numbers, as Perl sees them: the string "0" is false in Perl.
+
+    Proxmox stores ``autostart=0`` as a false value and writes no ``auto`` line;
+    kept as the string ``"0"`` it would be truthy here.
+    """
+    for name in ("autostart", "bridge_vlan_aware"):
+        if params.get(name) is not None:
+            params[name] = 1 if str(params[name]) == "1" else 0
+
+
 def _normalise_vids(params: Params) -> None:
     if params.get("bridge_vids") and not split_list(str(params["bridge_vids"])):
         raise param_error({"bridge_vids": "VLAN list items are empty"})
@@ -326,6 +339,7 @@ def register(router: Router, cluster: Cluster) -> None:
         target = cluster.node(node)
         params = validate({**request.params, "node": node}, _CREATE)
         params = {k: v for k, v in params.items() if k not in ("node", "iface")}
+        _perl_booleans(params)
         iface = str(request.params["iface"])
         config = read_config(target)
         ifaces = config.ifaces
@@ -353,6 +367,7 @@ def register(router: Router, cluster: Cluster) -> None:
         params = validate({**request.params, "node": node, "iface": iface}, _UPDATE)
         delete = str(params.pop("delete", "") or "")
         params = {k: v for k, v in params.items() if k not in ("node", "iface")}
+        _perl_booleans(params)
         config = read_config(target)
         ifaces = config.ifaces
         if iface not in ifaces:

@@ -1,0 +1,336 @@
+"""NodeInterfaces against the simulator over HTTPS: one plan, one apply, verified, safe.
+
+Each test drives the provider as the engine does (check, then create / update
+/ delete / read with the previous outputs) and asserts what an operator would
+notice: the node's files, the API calls in the request log, the error text.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from provider.errors import ForeignPendingChanges, NodeError
+from provider.resources import NodeInterfacesProvider
+from simulator.faults import Fault
+from simulator.node import INTERFACES, INTERFACES_NEW
+from simulator.testing import SimulatorHandle
+
+NETWORK = "/nodes/pve1/network"
+VMBR0 = {
+    "iface": "vmbr0",
+    "type": "bridge",
+    "bridge_ports": ["eno1"],
+    "cidr": "192.168.10.2/24",
+    "gateway": "192.168.10.1",
+}
+
+
+def checked(
+    provider: NodeInterfacesProvider, news: dict[str, Any], olds: dict[str, Any] | None = None
+) -> dict[str, Any]:
+    """Inputs after check, failing the test on any check failure."""
+    result = provider.check(olds or {}, news)
+    assert not result.failures, [(f.property, f.reason) for f in result.failures]
+    return dict(result.inputs)
+
+
+def create(provider: NodeInterfacesProvider, **news: Any) -> tuple[str, dict[str, Any]]:
+    """check + create; the id and outputs."""
+    created = provider.create(checked(provider, {"node": "pve1", **news}))
+    return str(created.id), dict(created.outs or {})
+
+
+def update(
+    provider: NodeInterfacesProvider, rid: str, olds: dict[str, Any], **news: Any
+) -> dict[str, Any]:
+    """check + diff + update with the previous outputs as olds; the new outputs."""
+    inputs = checked(provider, {"node": "pve1", **news}, olds)
+    assert provider.diff(rid, olds, inputs).changes
+    return dict(provider.update(rid, olds, inputs).outs or {})
+
+
+def node_config(sim: SimulatorHandle) -> dict[str, dict[str, Any]]:
+    """Every interface as the API lists it, without its position in the file."""
+    listed = sim.proxmox().nodes("pve1").network.get()
+    return {i["iface"]: {k: v for k, v in i.items() if k != "priority"} for i in listed}
+
+
+def applies(sim: SimulatorHandle) -> int:
+    """How many network reloads the node was asked for."""
+    return sim.requests.count(method="PUT", path_glob=NETWORK)
+
+
+def test_moving_vmbr0_onto_a_new_bond_is_one_update_with_one_apply(
+    simulator: SimulatorHandle, node_interfaces: NodeInterfacesProvider
+) -> None:
+    """vmbr0 and the host address move from eno1 onto bond0(eno1, eno2): one reload."""
+    rid, outs = create(node_interfaces, interfaces=[VMBR0], adopt=True)
+    simulator.requests.clear()
+    bond = {
+        "iface": "bond0",
+        "type": "bond",
+        "slaves": ["eno1", "eno2"],
+        "bond_mode": "802.3ad",
+        "bond_xmit_hash_policy": "layer3+4",
+    }
+    outs = update(
+        node_interfaces,
+        rid,
+        outs,
+        interfaces=[bond, {**VMBR0, "bridge_ports": ["bond0"]}],
+        adopt=True,
+        allow_management_change=True,
+    )
+    assert applies(simulator) == 1
+    files = simulator.files()
+    assert files[INTERFACES_NEW] is None
+    assert (files[INTERFACES] or "").split("\n\n", 1)[1] == (
+        "auto lo\niface lo inet loopback\n\n"
+        "auto eno1\niface eno1 inet manual\n\n"
+        "auto eno2\niface eno2 inet manual\n\n"
+        "iface eno3 inet manual\n\n"
+        "iface eno4 inet manual\n\n"
+        "auto bond0\niface bond0 inet manual\n\tbond-slaves eno1 eno2\n\tbond-miimon 100\n"
+        "\tbond-mode 802.3ad\n\tbond-xmit-hash-policy layer3+4\n\n"
+        "auto vmbr0\niface vmbr0 inet static\n\taddress 192.168.10.2/24\n\tgateway 192.168.10.1\n"
+        "\tbridge-ports bond0\n\tbridge-stp off\n\tbridge-fd 0\n\n"
+        "source /etc/network/interfaces.d/*\n"
+    )
+    assert outs["live"]["vmbr0"]["bridge_ports"] == ["bond0"]
+
+
+def _big_set() -> list[dict[str, Any]]:
+    bonds = [
+        {"iface": "bond0", "type": "bond", "slaves": ["eno2"], "bond_mode": "active-backup"},
+        {"iface": "bond1", "type": "bond", "slaves": ["eno3", "eno4"], "bond_mode": "802.3ad"},
+    ]
+    bridges = [
+        {"iface": "vmbr1", "type": "bridge", "bridge_ports": ["bond0"], "bridge_vlan_aware": True},
+        {"iface": "vmbr2", "type": "bridge", "bridge_ports": ["bond1"], "mtu": 1500},
+        {"iface": "vmbr3", "type": "bridge", "cidr": "10.3.0.1/24", "comments": "lab"},
+        {"iface": "vmbr4", "type": "bridge", "cidr": "10.4.0.1/24"},
+        {"iface": "vmbr5", "type": "bridge"},
+    ]
+    vlans = [
+        {"iface": "vmbr1.10", "type": "vlan", "cidr": "10.10.0.2/24"},
+        {"iface": "vmbr1.20", "type": "vlan"},
+        {"iface": "bond1.30", "type": "vlan", "cidr": "10.30.0.2/24"},
+        {"iface": "vlan40", "type": "vlan", "vlan_raw_device": "vmbr5"},
+    ]
+    return bonds + bridges + vlans
+
+
+def test_big_set_is_created_with_one_apply_and_an_update_stages_one_interface(
+    simulator: SimulatorHandle, node_interfaces: NodeInterfacesProvider
+) -> None:
+    """5 bridges, 2 bonds and 4 VLANs come up with one reload; changing one rewrites only it."""
+    simulator.requests.clear()
+    rid, outs = create(node_interfaces, interfaces=_big_set())
+    assert applies(simulator) == 1
+    live = simulator.files()[INTERFACES] or ""
+    for name in ("bond0", "bond1", "vmbr1", "vmbr5", "vmbr1.10", "bond1.30", "vlan40"):
+        assert f"\nauto {name}\niface {name} " in live
+    simulator.requests.clear()
+    changed = [dict(i, comments="lab v2") if i["iface"] == "vmbr3" else i for i in _big_set()]
+    update(node_interfaces, rid, outs, interfaces=changed)
+    staged = [e for e in simulator.requests.entries() if e.method in ("POST", "PUT", "DELETE")]
+    assert [(e.method, e.path) for e in staged] == [
+        ("PUT", f"{NETWORK}/vmbr3"),
+        ("PUT", NETWORK),
+    ]
+    assert "#lab v2\n" in (simulator.files()[INTERFACES] or "")
+
+
+def test_no_change_means_no_write_and_no_apply(
+    simulator: SimulatorHandle, node_interfaces: NodeInterfacesProvider
+) -> None:
+    """An update whose inputs equal the node stages nothing and does not reload."""
+    rid, outs = create(node_interfaces, interfaces=[{"iface": "vmbr7", "type": "bridge"}])
+    inputs = checked(
+        node_interfaces,
+        {"node": "pve1", "interfaces": [{"iface": "vmbr7", "type": "bridge"}]},
+        outs,
+    )
+    assert not node_interfaces.diff(rid, outs, inputs).changes
+    simulator.requests.clear()
+    node_interfaces.update(rid, outs, inputs)
+    assert [(e.method, e.path) for e in simulator.requests.entries()] == [
+        ("GET", NETWORK),
+        ("GET", "/cluster/status"),
+    ]
+
+
+def test_delete_removes_created_and_restores_adopted(
+    simulator: SimulatorHandle, node_interfaces: NodeInterfacesProvider
+) -> None:
+    """Destroy deletes what the set created and puts adopted interfaces back as they were."""
+    before = simulator.files()[INTERFACES]
+    rid, outs = create(
+        node_interfaces,
+        interfaces=[{**VMBR0, "comments": "managed"}, {"iface": "vmbr8", "type": "bridge"}],
+        adopt=True,
+    )
+    assert "#managed" in (simulator.files()[INTERFACES] or "")
+    node_interfaces.delete(rid, outs)
+    after = simulator.files()[INTERFACES] or ""
+    assert "vmbr8" not in after
+    assert "#managed" not in after
+    assert before is not None
+    assert (
+        "iface vmbr0 inet static\n\taddress 192.168.10.2/24\n\tgateway 192.168.10.1\n"
+        "\tbridge-ports eno1" in after
+    )
+
+
+def test_existing_interface_is_refused_without_adopt(
+    simulator: SimulatorHandle, node_interfaces: NodeInterfacesProvider
+) -> None:
+    """Creating a set that names an existing interface fails before any write, naming it."""
+    simulator.requests.clear()
+    with pytest.raises(NodeError, match=r"pve1: vmbr0 already exist on the node; set adopt=True"):
+        create(node_interfaces, interfaces=[VMBR0, {"iface": "vmbr9", "type": "bridge"}])
+    assert applies(simulator) == 0
+    assert all(e.method == "GET" for e in simulator.requests.entries())
+
+
+def test_foreign_pending_changes_block_the_change(
+    simulator: SimulatorHandle, node_interfaces: NodeInterfacesProvider
+) -> None:
+    """Someone's staged GUI edit is shown, and nothing of ours is staged or applied."""
+    simulator.proxmox().nodes("pve1").network.post(iface="vmbr9", type="bridge")
+    pending = simulator.files()[INTERFACES_NEW]
+    simulator.requests.clear()
+    with pytest.raises(ForeignPendingChanges) as caught:
+        create(node_interfaces, interfaces=[{"iface": "vmbr7", "type": "bridge"}])
+    assert "+iface vmbr9 inet manual" in str(caught.value)
+    assert "apply or revert them on the node" in str(caught.value)
+    assert simulator.files()[INTERFACES_NEW] == pending
+    assert applies(simulator) == 0
+
+
+def test_lockout_guard_fails_at_preview(
+    simulator: SimulatorHandle, node_interfaces: NodeInterfacesProvider
+) -> None:
+    """Rewiring the bridge with the management address fails in check, with no writes."""
+    simulator.requests.clear()
+    news = {
+        "node": "pve1",
+        "interfaces": [{**VMBR0, "bridge_ports": ["eno2"]}],
+        "adopt": True,
+    }
+    failures = node_interfaces.check({}, news).failures
+    assert failures
+    assert failures[0].property == "interfaces"
+    assert "vmbr0 carries the management path" in failures[0].reason
+    assert "allow_management_change=True" in failures[-1].reason
+    assert all(e.method == "GET" for e in simulator.requests.entries())
+    assert not node_interfaces.check({}, {**news, "allow_management_change": True}).failures
+
+
+def test_refresh_shows_drift_and_out_of_band_deletes(
+    simulator: SimulatorHandle, node_interfaces: NodeInterfacesProvider
+) -> None:
+    """Out-of-band edits show in read; an interface deleted by hand leaves the state."""
+    rid, outs = create(
+        node_interfaces,
+        interfaces=[
+            {"iface": "vmbr6", "type": "bridge", "cidr": "10.6.0.1/24"},
+            {"iface": "vmbr7", "type": "bridge"},
+        ],
+    )
+    api = simulator.proxmox().nodes("pve1").network
+    api("vmbr6").put(type="bridge", cidr="10.66.0.1/24")
+    api("vmbr7").delete()
+    api.put()
+    read = node_interfaces.read(rid, outs)
+    live = {i["iface"]: i for i in (read.outs or {})["interfaces"]}
+    assert list(live) == ["vmbr6"]
+    assert live["vmbr6"]["cidr"] == "10.66.0.1/24"
+    assert [i["iface"] for i in (read.inputs or {})["interfaces"]] == ["vmbr6"]
+
+
+def test_failed_write_reverts_and_second_run_converges(
+    simulator: SimulatorHandle, node_interfaces: NodeInterfacesProvider
+) -> None:
+    """The 2nd staged write fails with a 500: changes reverted, node as before; a rerun works."""
+    before = simulator.files()
+    simulator.faults.arm(Fault("error", method="POST", path=NETWORK, nth=2, message="disk full"))
+    news = {
+        "interfaces": [{"iface": "vmbr6", "type": "bridge"}, {"iface": "vmbr7", "type": "bridge"}]
+    }
+    with pytest.raises(
+        NodeError,
+        match=r"staging step 2 of 2 .* failed: HTTP 500: disk full; "
+        r"the staged changes were reverted, the node is unchanged",
+    ):
+        create(node_interfaces, **news)
+    assert simulator.files() == before
+    create(node_interfaces, **news)
+    assert "iface vmbr7" in (simulator.files()[INTERFACES] or "")
+
+
+def test_lock_timeout_is_retried(
+    simulator: SimulatorHandle, node_interfaces: NodeInterfacesProvider
+) -> None:
+    """A write that hits the interfaces lock timeout is retried and the change lands."""
+    simulator.faults.arm(Fault("lock-timeout", method="POST", path=NETWORK, times=2))
+    create(node_interfaces, interfaces=[{"iface": "vmbr6", "type": "bridge"}])
+    assert "iface vmbr6" in (simulator.files()[INTERFACES] or "")
+    assert simulator.files()[INTERFACES_NEW] is None
+
+
+def test_lock_that_never_frees_leaves_node_unchanged(
+    simulator: SimulatorHandle, node_interfaces: NodeInterfacesProvider
+) -> None:
+    """A lock that stays taken fails the change with Proxmox's message; nothing is staged."""
+    before = simulator.files()
+    simulator.faults.arm(Fault("lock-timeout", method="POST", path=NETWORK, times=50))
+    with pytest.raises(NodeError, match=r"can't lock file '/etc/network/.pve-interfaces.lock'"):
+        create(node_interfaces, interfaces=[{"iface": "vmbr6", "type": "bridge"}])
+    assert simulator.files() == before
+
+
+def test_failed_apply_is_rolled_back(
+    simulator: SimulatorHandle, node_interfaces: NodeInterfacesProvider
+) -> None:
+    """The reload task fails: pvenet restores and re-applies the previous config, and says so."""
+    before = node_config(simulator)
+    simulator.faults.arm(Fault("task-fail", method="PUT", path=NETWORK))
+    with pytest.raises(NodeError) as caught:
+        create(node_interfaces, interfaces=[{"iface": "vmbr6", "type": "bridge"}])
+    message = str(caught.value)
+    assert "the apply task failed: command 'ifreload -a' failed: exit code 1" in message
+    assert "restored the previous configuration and applied it; the node is as before" in message
+    assert node_config(simulator) == before
+    assert simulator.files()[INTERFACES_NEW] is None
+    assert applies(simulator) == 2
+    create(node_interfaces, interfaces=[{"iface": "vmbr6", "type": "bridge"}])
+    assert "iface vmbr6" in (simulator.files()[INTERFACES] or "")
+
+
+def test_dropped_connection_while_staging_reverts(
+    simulator: SimulatorHandle, node_interfaces: NodeInterfacesProvider
+) -> None:
+    """A connection dropped mid-staging leaves no pending changes; the next run converges."""
+    before = simulator.files()
+    simulator.faults.arm(Fault("drop", method="POST", path=NETWORK, nth=2))
+    news = {
+        "interfaces": [{"iface": "vmbr6", "type": "bridge"}, {"iface": "vmbr7", "type": "bridge"}]
+    }
+    with pytest.raises(NodeError, match="connection failed"):
+        create(node_interfaces, **news)
+    assert simulator.files() == before
+    create(node_interfaces, **news)
+    assert simulator.files()[INTERFACES_NEW] is None
+
+
+def test_dropped_apply_request_is_retried(
+    simulator: SimulatorHandle, node_interfaces: NodeInterfacesProvider
+) -> None:
+    """The apply request is lost before the node saw it: pvenet sees it staged, applies again."""
+    simulator.faults.arm(Fault("drop", method="PUT", path=NETWORK))
+    create(node_interfaces, interfaces=[{"iface": "vmbr6", "type": "bridge"}])
+    assert "iface vmbr6" in (simulator.files()[INTERFACES] or "")
+    assert simulator.files()[INTERFACES_NEW] is None
