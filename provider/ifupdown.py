@@ -646,7 +646,7 @@ def render_stanza(name: str, stanza: Stanza) -> str:
     """The ``auto`` line and ``iface`` blocks the writer prints for one interface."""
     stanza = copy.deepcopy(stanza)
     raw = ""
-    if stanza.get("autostart"):
+    if _is_truthy(stanza.get("autostart")):
         raw += f"auto {name}\n"
     families = stanza.get("families") or []
     if families == ["inet6"]:

@@ -275,17 +275,6 @@ def _check_ipv6(address: str, netmask: int) -> None:
         )
 
 
-def _perl_booleans(params: Params) -> None:
-    """Boolean parameters as numbers, as Perl sees them: the string "0" is false in Perl.
-
-    Proxmox stores ``autostart=0`` as a false value and writes no ``auto`` line;
-    kept as the string ``"0"`` it would be truthy here.
-    """
-    for name in ("autostart", "bridge_vlan_aware"):
-        if params.get(name) is not None:
-            params[name] = 1 if str(params[name]) == "1" else 0
-
-
 def _normalise_vids(params: Params) -> None:
     if params.get("bridge_vids") and not split_list(str(params["bridge_vids"])):
         raise param_error({"bridge_vids": "VLAN list items are empty"})
@@ -339,7 +328,6 @@ def register(router: Router, cluster: Cluster) -> None:
         target = cluster.node(node)
         params = validate({**request.params, "node": node}, _CREATE)
         params = {k: v for k, v in params.items() if k not in ("node", "iface")}
-        _perl_booleans(params)
         iface = str(request.params["iface"])
         config = read_config(target)
         ifaces = config.ifaces
@@ -367,7 +355,6 @@ def register(router: Router, cluster: Cluster) -> None:
         params = validate({**request.params, "node": node, "iface": iface}, _UPDATE)
         delete = str(params.pop("delete", "") or "")
         params = {k: v for k, v in params.items() if k not in ("node", "iface")}
-        _perl_booleans(params)
         config = read_config(target)
         ifaces = config.ifaces
         if iface not in ifaces:
