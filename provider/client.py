@@ -48,6 +48,9 @@ READ_ATTEMPTS = 4
 LOCK_ATTEMPTS = 4
 RETRY_BACKOFF_S = 0.25
 HTTP_TIMEOUT_S = 30.0
+# Answers worth asking again: proxy and gateway failures, and pveproxy's 595/596 for a node
+# it could not reach. A plain 500 is Proxmox's `die` and says the same the next time.
+TRANSIENT_STATUS = frozenset({502, 503, 504, 595, 596})
 LOCK_TIMEOUT_MESSAGE = "can't lock file '/etc/network/.pve-interfaces.lock' - got timeout"
 
 _node_locks: dict[str, threading.Lock] = {}
@@ -203,7 +206,7 @@ class Client:
     # -- plumbing --------------------------------------------------------------------------
 
     def _read(self, call: Callable[[], T]) -> T:
-        """An idempotent read: retried on dropped connections and 5xx answers."""
+        """An idempotent read: retried on dropped connections and transient answers."""
         for attempt in range(READ_ATTEMPTS):
             try:
                 return call()
@@ -211,7 +214,7 @@ class Client:
                 if attempt == READ_ATTEMPTS - 1:
                     raise
             except ResourceException as error:
-                if error.status_code < 500 or attempt == READ_ATTEMPTS - 1:
+                if error.status_code not in TRANSIENT_STATUS or attempt == READ_ATTEMPTS - 1:
                     raise
             time.sleep(RETRY_BACKOFF_S * (attempt + 1))
         raise AssertionError("unreachable")
