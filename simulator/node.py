@@ -32,8 +32,7 @@ iface vmbr0 inet static
 	bridge-stp off
 	bridge-fd 0
 
-{others}
-source /etc/network/interfaces.d/*
+{others}source /etc/network/interfaces.d/*
 """
 
 
