@@ -18,8 +18,11 @@ server; from Python use ``Faults.arm``.
 
 from __future__ import annotations
 
+import fcntl
 import json
 import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import asdict, dataclass
 from fnmatch import fnmatchcase
 from pathlib import Path
@@ -73,6 +76,15 @@ class Faults:
         self._faults: list[Fault] = []
         self._mtime: int | None = None
 
+    @contextmanager
+    def _exclusive(self) -> Iterator[None]:
+        """Hold this process's lock and a file lock shared with `python -m simulator fault`."""
+        with self._lock:
+            self._path.parent.mkdir(parents=True, exist_ok=True)
+            with open(self._path.with_name(self._path.name + ".lock"), "w") as lock_file:
+                fcntl.flock(lock_file, fcntl.LOCK_EX)
+                yield
+
     def _reload(self) -> None:
         try:
             mtime = self._path.stat().st_mtime_ns
@@ -89,7 +101,7 @@ class Faults:
 
     def arm(self, fault: Fault) -> Fault:
         """Add ``fault``; it counts requests from now on."""
-        with self._lock:
+        with self._exclusive():
             self._reload()
             self._faults.append(fault)
             self._save()
@@ -97,19 +109,19 @@ class Faults:
 
     def clear(self) -> None:
         """Disarm every fault."""
-        with self._lock:
+        with self._exclusive():
             self._faults = []
             self._save()
 
     def armed(self) -> list[Fault]:
         """The faults that have not fired as often as armed."""
-        with self._lock:
+        with self._exclusive():
             self._reload()
             return [f for f in self._faults if not f.spent]
 
     def take(self, request: Request) -> Fault | None:
         """Count ``request`` against every armed fault; return the one that fires, if any."""
-        with self._lock:
+        with self._exclusive():
             self._reload()
             fired = None
             changed = False
