@@ -40,6 +40,7 @@ class Link:
     gateway6: bool = False
     addressed: bool = False
     primary: str | None = None
+    autostart: bool | None = None  # None: not known (links read from the node)
 
 
 def link_of(spec: Spec) -> Link:
@@ -54,6 +55,7 @@ def link_of(spec: Spec) -> Link:
         gateway6=spec.gateway6 is not None,
         addressed=spec.cidr is not None or spec.cidr6 is not None,
         primary=spec.bond_primary if isinstance(spec, BondSpec) else None,
+        autostart=spec.autostart,
     )
 
 
@@ -104,7 +106,11 @@ def _mtu(links: Mapping[str, Link], name: str, child_mtu: int) -> int:
 
 
 def violations(links: Mapping[str, Link]) -> set[str]:
-    """Everything the server's checks would refuse in this config, as comparable sentences."""
+    """Everything the server would refuse, or not keep as written, as comparable sentences.
+
+    Not kept: the writer starts every bond slave (``auto ethX``), so a NIC written
+    with autostart off while a bond holds it would come back with autostart on.
+    """
     found: set[str] = set()
     owner: dict[str, str] = {}
     for name in sorted(links):
@@ -120,6 +126,8 @@ def violations(links: Mapping[str, Link]) -> set[str]:
                 if member is None or member.kind not in ("eth", "bond"):
                     kind = member.kind if member else "missing"
                     found.add(f"bond {name}: slave '{port}' is {kind}, not a NIC or bond")
+                elif member.autostart is False:
+                    found.add(f"bond {name}: slave '{port}' has autostart off (the writer sets it)")
                 _mtu_violation(found, links, parent=name, child=port)
                 continue
             dotted = re.fullmatch(r"(\S+)\.\d+", port)
