@@ -29,11 +29,11 @@ from pulumi.dynamic import (
     ResourceProvider,
     UpdateResult,
 )
-from pulumi.output import Unknown
-from pulumi.runtime import rpc
 
 from provider import ifupdown
 from provider.client import CALL_ERRORS, Client, Settings, settings_from, spec_from_api, stanza_of
+from provider.engine import coerce_numbers as _coerce_numbers
+from provider.engine import is_unknown as _is_unknown
 from provider.errors import ConnectionSettingsError, NodeError
 from provider.guard import management_changes
 from provider.model import Spec, load_spec, parse_interfaces, spec_to_dict
@@ -42,26 +42,6 @@ from provider.transaction import Snapshot, Transaction, resolve, snapshot
 NODE_RE = re.compile(r"[a-zA-Z0-9]([a-zA-Z0-9\-]*[a-zA-Z0-9])?")
 INPUT_KEYS = ("node", "interfaces", "adopt", "allow_management_change")
 UNMANAGED_WHEN_NONE = ("mtu", "comments")
-
-
-def _is_unknown(value: Any) -> bool:
-    """Whether a value (or anything inside it) is unknown during preview."""
-    if isinstance(value, dict):
-        return any(_is_unknown(v) for v in value.values())
-    if isinstance(value, list):
-        return any(_is_unknown(v) for v in value)
-    return isinstance(value, Unknown) or (isinstance(value, str) and value == rpc.UNKNOWN)
-
-
-def _coerce_numbers(value: Any) -> Any:
-    """Engine numbers arrive as floats (1500.0); whole floats become ints again."""
-    if isinstance(value, float) and value.is_integer():
-        return int(value)
-    if isinstance(value, list):
-        return [_coerce_numbers(v) for v in value]
-    if isinstance(value, dict):
-        return {k: _coerce_numbers(v) for k, v in value.items()}
-    return value
 
 
 def render_set(specs: list[Spec]) -> str:

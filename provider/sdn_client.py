@@ -1,0 +1,402 @@
+"""The API calls of the cluster-wide SDN config (``/cluster/sdn``), and their wire format.
+
+``SdnClient`` is to ``/cluster/sdn`` what ``provider.client.Client`` is to a
+node's network: built per operation from the same ``Settings`` (token auth,
+TLS verified unless ``insecure``), with the same retry rules: reads are
+retried on dropped connections and 5xx answers, writes only when the cluster
+filesystem lock timed out (nothing was written then).
+
+It sends its requests itself rather than through proxmoxer: pve-network's
+failures inside the SDN lock carry the reason on the message's second line
+(``create sdn subnet object failed: 400 Parameter verification failed.`` /
+``gateway: 10.9.0.1 is not in subnet 10.10.10.0/24``) and proxmoxer keeps only
+the first. Failures are still raised as proxmoxer's ``ResourceException`` (with
+the whole message), so ``CALL_ERRORS`` and ``describe`` apply unchanged.
+
+Only this module knows the SDN wire format: ``nodes`` as a comma list,
+``dhcp-range`` as repeated ``start-address=..,end-address=..`` form values,
+1/0 booleans, ``delete=`` lists, subnet ids ``<zone>-<network>-<mask>``,
+``lock-token`` and an explicit ``release-lock=1`` (Proxmox does not apply the
+documented default).
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import threading
+import time
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any, TypeVar
+
+import requests
+from proxmoxer.core import ResourceException
+
+from provider.client import (
+    HTTP_TIMEOUT_S,
+    LOCK_ATTEMPTS,
+    READ_ATTEMPTS,
+    RETRY_BACKOFF_S,
+    Client,
+    NodeView,
+    Settings,
+    TaskResult,
+    describe,
+)
+from provider.errors import NodeError
+from provider.sdn_plan import SdnState, SdnStep, SubnetState, VnetState, ZoneState
+from provider.sdn_render import Uplink, Uplinks
+
+T = TypeVar("T")
+
+SDN = "/cluster/sdn"
+CFS_LOCK_TIMEOUT = "got lock request timeout"  # cfs_lock's message when another writer held it
+INVALID_LOCK_TOKEN = "invalid lock token provided"
+NOT_OFFERED = (404, 501)  # pveproxy answers 501 for a method it has no handler for (PVE 8)
+SDN_LOCK_ATTEMPTS = 10  # another client's SDN change usually finishes within seconds
+SDN_LOCK_BACKOFF_S = 1.0
+
+_sdn_locks: dict[str, threading.Lock] = {}
+_sdn_locks_guard = threading.Lock()
+
+
+def sdn_lock(endpoint: str) -> threading.Lock:
+    """The lock that serialises SDN changes to one cluster within this provider process."""
+    with _sdn_locks_guard:
+        return _sdn_locks.setdefault(endpoint, threading.Lock())
+
+
+def subnet_id(zone: str, cidr: str) -> str:
+    """pve-network's id of a subnet: ``<zone>-<network>-<mask>``."""
+    network = ipaddress.ip_network(cidr, strict=False)
+    return f"{zone}-{network.network_address}-{network.prefixlen}"
+
+
+def _message(error: Exception) -> str:
+    return str(error.content) if isinstance(error, ResourceException) else str(error)
+
+
+@dataclass(frozen=True)
+class SdnObjects:
+    """One zone, one vnet and the vnet's subnets as read, and the zone's other vnets."""
+
+    state: SdnState
+    zone_vnets: tuple[str, ...]
+    zone_type: str | None
+
+
+class SdnClient:
+    """Calls of the cluster-wide SDN API, plus the node reads an SDN change needs."""
+
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        self._base = f"https://{settings.host}:{settings.port}/api2/json"
+        self._session = requests.Session()
+        self._session.headers["Authorization"] = f"PVEAPIToken={settings.token}"
+
+    # -- plumbing --------------------------------------------------------------------------------
+
+    def _request(self, method: str, path: str, params: Mapping[str, Any] | None = None) -> Any:
+        """One call; its ``data``, or ResourceException with the server's whole message."""
+        form = {k: _wire(v) for k, v in (params or {}).items() if v is not None}
+        query = method in ("GET", "DELETE")
+        response = self._session.request(
+            method,
+            self._base + path,
+            params=form if query else None,
+            data=None if query else form,
+            # per request: a session-wide setting loses to REQUESTS_CA_BUNDLE in the environment
+            verify=self.settings.verify,
+            timeout=HTTP_TIMEOUT_S,
+        )
+        body = _json_or_empty(response)
+        if response.status_code >= 400:
+            message = str(body.get("message") or response.reason or "").strip()
+            raise ResourceException(
+                response.status_code, response.reason, message, body.get("errors")
+            )
+        return body.get("data")
+
+    def _read(self, path: str, params: Mapping[str, Any] | None = None) -> Any:
+        """An idempotent read: retried on dropped connections and 5xx answers."""
+        for attempt in range(READ_ATTEMPTS):
+            try:
+                return self._request("GET", path, params)
+            except requests.exceptions.ConnectionError:
+                if attempt == READ_ATTEMPTS - 1:
+                    raise
+            except ResourceException as error:
+                if error.status_code < 500 or attempt == READ_ATTEMPTS - 1:
+                    raise
+            time.sleep(RETRY_BACKOFF_S * (attempt + 1))
+        raise AssertionError("unreachable")
+
+    def _write(self, method: str, path: str, params: Mapping[str, Any]) -> Any:
+        """A write: retried only when the cluster filesystem lock timed out (nothing written)."""
+        for attempt in range(LOCK_ATTEMPTS):
+            try:
+                return self._request(method, path, params)
+            except ResourceException as error:
+                if CFS_LOCK_TIMEOUT not in _message(error) or attempt == LOCK_ATTEMPTS - 1:
+                    raise
+            time.sleep(RETRY_BACKOFF_S * (attempt + 1))
+        raise AssertionError("unreachable")
+
+    # -- the cluster and its nodes ---------------------------------------------------------------
+
+    def nodes(self) -> list[str]:
+        """The cluster's node names, sorted."""
+        return sorted(str(item["node"]) for item in self._read("/nodes") or [])
+
+    def node_view(self, node: str) -> NodeView:
+        """A node's interfaces and its raw pending ``changes`` diff (see ``Client.view``)."""
+        return Client(self.settings, node).view()
+
+    def uplinks(self, node: str) -> Uplinks:
+        """The interfaces holding the node's default gateways: where SNAT traffic leaves."""
+        items = sorted(self._read(f"/nodes/{node}/network") or [], key=lambda i: str(i["iface"]))
+
+        def find(gateway: str, address: str) -> Uplink | None:
+            for item in items:
+                if item.get(gateway) and item.get(address):
+                    return Uplink(str(item["iface"]), str(item[address]))
+            return None
+
+        return Uplinks(find("gateway", "address"), find("gateway6", "address6"))
+
+    def vnet_listed(self, node: str, vnet: str) -> bool:
+        """Whether ``GET /nodes/{node}/network?type=vnet`` lists the vnet (it runs there)."""
+        items = self._read(f"/nodes/{node}/network", {"type": "vnet"}) or []
+        return any(item.get("iface") == vnet for item in items)
+
+    def wait(self, upid: str) -> TaskResult:
+        """Wait for a task (on the node its UPID names) to stop."""
+        node = upid.split(":")[1] if upid.count(":") > 1 else ""
+        if not node:
+            raise NodeError(f"the SDN apply returned '{upid}', which is not a task id (UPID)")
+        return Client(self.settings, node).wait(upid)
+
+    # -- reads of the SDN config -----------------------------------------------------------------
+
+    def objects(self, zone: str, vnet: str, running: bool = False) -> SdnObjects:
+        """The zone, the vnet and its subnets in the pending config, or the running one.
+
+        Subnets are listed through their vnet, which pve-network looks up in
+        the pending config: a vnet that runs but is deleted in the pending
+        config cannot have its subnets read until that change is applied or
+        rolled back.
+        """
+        view = {"running": 1} if running else {}
+        zones = {str(z["zone"]): z for z in self._read(f"{SDN}/zones", view) or []}
+        vnets = {str(v["vnet"]): v for v in self._read(f"{SDN}/vnets", view) or []}
+        zone_item, vnet_item = zones.get(zone), vnets.get(vnet)
+        subnets: dict[str, SubnetState] = {}
+        if vnet_item is not None:
+            try:
+                items = self._read(f"{SDN}/vnets/{vnet}/subnets", view) or []
+            except ResourceException as error:
+                raise NodeError(
+                    f"vnet {vnet}: its subnets cannot be read ({_message(error)}); the vnet "
+                    "is probably deleted in the pending SDN config: apply or roll back the "
+                    "pending SDN changes (GUI: Datacenter > SDN) and run again"
+                ) from None
+            subnets = {_cidr(item): _subnet_state(item) for item in items}
+        others = tuple(
+            sorted(name for name, v in vnets.items() if v.get("zone") == zone and name != vnet)
+        )
+        state = SdnState(
+            _zone_state(zone_item) if zone_item is not None else None,
+            _vnet_state(vnet_item) if vnet_item is not None else None,
+            subnets,
+        )
+        kind = str(zone_item.get("type")) if zone_item is not None else None
+        return SdnObjects(state, others, kind)
+
+    def pending_changes(self) -> list[str]:
+        """Every zone, vnet and subnet whose pending config differs from the running one."""
+        found: list[str] = []
+        for kind, path, key in (("zone", "zones", "zone"), ("vnet", "vnets", "vnet")):
+            for item in self._read(f"{SDN}/{path}", {"pending": 1}) or []:
+                if item.get("state"):
+                    found.append(_pending_text(kind, str(item.get(key)), item))
+        for vnet in sorted(str(v["vnet"]) for v in self._read(f"{SDN}/vnets") or []):
+            for item in self._read(f"{SDN}/vnets/{vnet}/subnets", {"pending": 1}) or []:
+                if item.get("state"):
+                    found.append(_pending_text("subnet", str(item.get("id")), item))
+        return found
+
+    # -- the global lock, apply and rollback -----------------------------------------------------
+
+    def lock(self) -> str | None:
+        """Take the SDN lock: its token, or None when the server has no lock (before PVE 9).
+
+        While another client holds the lock, this waits for it a few seconds,
+        then refuses with what to do.
+        """
+        for attempt in range(SDN_LOCK_ATTEMPTS):
+            try:
+                return str(self._write("POST", f"{SDN}/lock", {}))
+            except ResourceException as error:
+                if error.status_code in NOT_OFFERED:
+                    return None
+                if INVALID_LOCK_TOKEN not in _message(error):
+                    raise
+            if attempt < SDN_LOCK_ATTEMPTS - 1:
+                time.sleep(SDN_LOCK_BACKOFF_S)
+        raise NodeError(
+            "the cluster's SDN config is locked by another client (an SDN change in progress "
+            f"for {SDN_LOCK_ATTEMPTS * SDN_LOCK_BACKOFF_S:.0f} s); wait for it and run again. If "
+            "no change is running, the lock is stale: release it with `pvesh delete "
+            "/cluster/sdn/lock --force 1` on a node"
+        )
+
+    def unlock(self, token: str) -> None:
+        """Release the SDN lock held with ``token``."""
+        self._write("DELETE", f"{SDN}/lock", {"lock-token": token})
+
+    def apply(self, token: str | None) -> str:
+        """Commit the pending SDN config and reload every node (releasing the lock); the UPID."""
+        params = {"lock-token": token, "release-lock": 1} if token else {}
+        return str(self._request("PUT", SDN, params))
+
+    def rollback(self, token: str) -> None:
+        """Reset the pending SDN config to the running one and release the lock."""
+        self._write("POST", f"{SDN}/rollback", {"lock-token": token, "release-lock": 1})
+
+    # -- writes ----------------------------------------------------------------------------------
+
+    def write(self, zone: str, vnet: str, step: SdnStep, token: str | None) -> None:
+        """Make one planned change to the pending SDN config."""
+        method, path, params = _call(zone, vnet, step)
+        if token:
+            params["lock-token"] = token
+        self._write(method, path, params)
+
+
+# --- wire format ----------------------------------------------------------------------------------
+
+
+def _wire(value: Any) -> Any:
+    if isinstance(value, bool):
+        return 1 if value else 0
+    return value
+
+
+def _json_or_empty(response: requests.Response) -> dict[str, Any]:
+    try:
+        body = response.json()
+    except ValueError:
+        return {}
+    return body if isinstance(body, dict) else {}
+
+
+def _cidr(item: Mapping[str, Any]) -> str:
+    return str(ipaddress.ip_network(str(item["cidr"]), strict=False))
+
+
+def _zone_state(item: Mapping[str, Any]) -> ZoneState:
+    nodes = item.get("nodes")
+    return ZoneState(
+        nodes=tuple(sorted(n for n in str(nodes).split(",") if n)) if nodes else None,
+        mtu=int(item["mtu"]) if item.get("mtu") else None,
+        ipam=str(item["ipam"]) if item.get("ipam") else None,
+        dhcp=str(item["dhcp"]) if item.get("dhcp") else None,
+    )
+
+
+def _vnet_state(item: Mapping[str, Any]) -> VnetState:
+    return VnetState(
+        zone=str(item.get("zone") or ""),
+        alias=str(item["alias"]) if item.get("alias") else None,
+    )
+
+
+def _subnet_state(item: Mapping[str, Any]) -> SubnetState:
+    ranges = tuple(
+        (str(r["start-address"]), str(r["end-address"]))
+        for r in item.get("dhcp-range") or []
+        if isinstance(r, Mapping)
+    )
+    return SubnetState(
+        gateway=str(item["gateway"]) if item.get("gateway") else None,
+        snat=bool(int(item.get("snat") or 0)),
+        dhcp_ranges=ranges,
+        dns_server=str(item["dhcp-dns-server"]) if item.get("dhcp-dns-server") else None,
+    )
+
+
+def _pending_text(kind: str, name: str, item: Mapping[str, Any]) -> str:
+    state = str(item.get("state"))
+    keys = sorted((item.get("pending") or {}).keys()) if state == "changed" else []
+    return f"{kind} {name} ({state}{': ' + ', '.join(keys) if keys else ''})"
+
+
+def _zone_params(zone: ZoneState) -> dict[str, Any]:
+    return {
+        "nodes": ",".join(zone.nodes) if zone.nodes is not None else None,
+        "mtu": zone.mtu,
+        "ipam": zone.ipam,
+        "dhcp": zone.dhcp,
+    }
+
+
+def _vnet_params(vnet: VnetState) -> dict[str, Any]:
+    return {"zone": vnet.zone, "alias": vnet.alias}
+
+
+def _subnet_params(subnet: SubnetState) -> dict[str, Any]:
+    ranges = [f"start-address={s},end-address={e}" for s, e in subnet.dhcp_ranges]
+    return {
+        "gateway": subnet.gateway,
+        "snat": True if subnet.snat else None,
+        "dhcp-range": ranges or None,
+        "dhcp-dns-server": subnet.dns_server,
+    }
+
+
+def _params(target: Any) -> dict[str, Any]:
+    if isinstance(target, ZoneState):
+        return _zone_params(target)
+    if isinstance(target, VnetState):
+        return _vnet_params(target)
+    if isinstance(target, SubnetState):
+        return _subnet_params(target)
+    raise TypeError(f"no SDN object: {target!r}")
+
+
+def _changed(target: Any, before: Any) -> dict[str, Any]:
+    """PUT parameters: the target's settings, and ``delete=`` for those it drops."""
+    wanted, had = _params(target), _params(before)
+    params = {k: v for k, v in wanted.items() if v is not None}
+    removed = sorted(k for k, v in had.items() if v is not None and wanted.get(k) is None)
+    if removed:
+        params["delete"] = ",".join(removed)
+    return params
+
+
+def _call(zone: str, vnet: str, step: SdnStep) -> tuple[str, str, dict[str, Any]]:
+    """The method, path and parameters of one planned change."""
+    if step.kind == "zone":
+        collection, item = f"{SDN}/zones", f"{SDN}/zones/{step.key}"
+    elif step.kind == "vnet":
+        collection, item = f"{SDN}/vnets", f"{SDN}/vnets/{step.key}"
+    else:
+        collection = f"{SDN}/vnets/{vnet}/subnets"
+        item = f"{collection}/{subnet_id(zone, step.key)}"
+    if step.action == "delete":
+        return "DELETE", item, {}
+    if step.action == "update":
+        return "PUT", item, _changed(step.target, step.before)
+    params = {k: v for k, v in _params(step.target).items() if v is not None}
+    if step.kind == "zone":
+        params.update(zone=step.key, type="simple")
+    elif step.kind == "vnet":
+        params["vnet"] = step.key
+    else:
+        params.update(subnet=step.key, type="subnet")
+    return "POST", collection, params
+
+
+def describe_sdn(error: Exception) -> str:
+    """``describe`` of a failed call on one line (pve-network's messages span several)."""
+    return " / ".join(line.strip() for line in describe(error).splitlines() if line.strip())
