@@ -1,0 +1,682 @@
+"""Node networks in the admin guide's words: a bridge, a bond (with a bridge on top), a host VLAN.
+
+Each component turns its arguments into the interface dicts of ONE
+``NodeInterfaces`` set, so a change to a component is one staged plan and one
+reload on the node, however many interfaces it touches.
+
+Arguments may be ``pulumi.Input``s. Plain values are validated here, when the
+component is constructed and before anything is registered, with the same
+rules the provider checks (``provider.model.parse_interfaces``); errors name
+the component and the *argument* (``BondedUplink 'uplink': primary 'eno4' ...``),
+not the interface dict the argument ends up in. Values that are ``Output``s are
+validated in full once they resolve (at preview when they are known then),
+and the provider's ``check`` validates the set again before any write.
+
+Every component has the same outputs, so programs can treat them alike:
+``attach`` (what guests attach to), ``gateway``, ``cidr``, ``node``, the
+mode-specific names (``bridge``, ``bond``, ``iface``), and ``interfaces``, the
+child ``NodeInterfaces`` resource. The name outputs depend on the child, so a
+guest that attaches to ``attach`` is created after the network is live.
+"""
+
+from __future__ import annotations
+
+import inspect
+import re
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any, Literal
+
+import pulumi
+
+from provider.errors import InvalidSpec
+from provider.model import BOND_RE, Problem, parse_interfaces
+from provider.resources import NodeInterfaces
+
+BondMode = Literal[
+    "balance-rr",
+    "active-backup",
+    "balance-xor",
+    "broadcast",
+    "802.3ad",
+    "balance-tlb",
+    "balance-alb",
+]
+HashPolicy = Literal["layer2", "layer2+3", "layer3+4"]
+
+LACP_MODE = "802.3ad"
+
+# Interface settings whose rules also read other settings of the same interface. While one of
+# those is an Output (unknown until it resolves), a problem with the setting cannot be trusted
+# yet, so eager validation leaves it to the full validation that runs once values resolve.
+_READS_ALSO: Mapping[str, tuple[str, ...]] = {
+    "gateway": ("cidr",),
+    "gateway6": ("cidr6",),
+    "bridge_vids": ("bridge_vlan_aware",),
+    "bridge_ports": ("iface",),
+    "slaves": ("iface",),
+    "bond_primary": ("bond_mode", "slaves"),
+    "bond_xmit_hash_policy": ("bond_mode",),
+    "vlan_id": ("iface", "vlan_raw_device"),
+    "vlan_raw_device": ("iface",),
+}
+_PATH_RE = re.compile(r"interfaces\[(?P<index>\d+)\](?:\.(?P<key>[A-Za-z_0-9]+))?")
+# Advice written for hand-written interface dicts ("leave vlan_id unset") does not apply to a
+# component, which always sets those keys from its required arguments.
+_DICT_ADVICE_RE = re.compile(r"; leave \w+ unset$")
+
+
+@dataclass(frozen=True)
+class _Setting:
+    """One key of an interface dict and the component argument its value comes from."""
+
+    key: str
+    argument: str
+    value: Any
+    convert: Callable[[Any], Any] | None = None
+
+
+@dataclass(frozen=True)
+class _Interface:
+    """One interface of a component's set: its type and where each setting comes from."""
+
+    type: str
+    settings: tuple[_Setting, ...]
+
+    def argument_of(self, key: str | None) -> str:
+        """The component argument behind ``key`` (the interface's name argument otherwise)."""
+        by_key = {s.key: s.argument for s in self.settings}
+        return by_key.get(key or "", by_key["iface"])
+
+
+Layout = list[_Interface]
+Rules = Callable[[Mapping[str, Any]], list[Problem]]
+
+
+def _is_plain(value: Any) -> bool:
+    """Whether a value is known now: no ``Output`` or awaitable anywhere inside it."""
+    if isinstance(value, pulumi.Output) or inspect.isawaitable(value):
+        return False
+    if isinstance(value, list | tuple):
+        return all(_is_plain(item) for item in value)
+    if isinstance(value, Mapping):
+        return all(_is_plain(item) for item in value.values())
+    return True
+
+
+def _as_list(value: Any) -> Any:
+    """A tuple or other sequence as a list; a string stays a string, so validation rejects it."""
+    if isinstance(value, Sequence) and not isinstance(value, str | bytes):
+        return list(value)
+    return value
+
+
+def _vid_strings(value: Any) -> Any:
+    """VLAN ids and ranges as the strings the model takes (``10`` -> ``"10"``)."""
+    value = _as_list(value)
+    if not isinstance(value, list):
+        return value
+    return [str(v) if isinstance(v, int) and not isinstance(v, bool) else v for v in value]
+
+
+def _dicts(layout: Layout, *, only_plain: bool = False) -> list[dict[str, Any]]:
+    """The interface dicts of a layout; settings that are ``None`` are left out (unmanaged)."""
+    dicts = []
+    for interface in layout:
+        item: dict[str, Any] = {"type": interface.type}
+        for setting in interface.settings:
+            if setting.value is None or (only_plain and not _is_plain(setting.value)):
+                continue
+            convert = setting.convert or (lambda v: v)
+            item[setting.key] = convert(setting.value)
+        dicts.append(item)
+    return dicts
+
+
+def _component_message(layout: Layout, dicts: Sequence[Mapping[str, Any]], problem: Problem) -> str:
+    """A model problem in the component's vocabulary: argument names instead of dict keys."""
+    match = _PATH_RE.match(problem.path)
+    if match is None:
+        return problem.message
+    interface = layout[int(match["index"])]
+    argument = interface.argument_of(match["key"])
+    message = problem.message
+    name = dicts[int(match["index"])].get("iface")
+    if isinstance(name, str) and message.startswith(f"{name}: cannot "):
+        message = f"{name} {message.removeprefix(f'{name}: ')}"  # the interface is the subject
+    elif isinstance(name, str) and message.startswith(f"{name}: "):
+        message = message.removeprefix(f"{name}: ")
+    message = _DICT_ADVICE_RE.sub("", message)
+    renames: dict[str, set[str]] = {}
+    for each in layout:
+        for setting in each.settings:
+            renames.setdefault(setting.key, set()).add(setting.argument)
+    for key, arguments in renames.items():
+        if len(arguments) == 1 and key not in arguments and key != "iface":
+            message = re.sub(rf"\b{re.escape(key)}\b", next(iter(arguments)), message)
+    message = _PATH_RE.sub(lambda m: layout[int(m["index"])].argument_of(None), message)
+    return _naming(argument, message)
+
+
+def _naming(argument: str, message: str) -> str:
+    """``message``, led by the argument's name unless it already starts with it."""
+    if re.match(rf"{re.escape(argument)}\b", message):
+        return message
+    return f"{argument}: {message}"
+
+
+def _raise_if(kind: str, name: str, messages: list[str]) -> None:
+    """Raise one InvalidSpec naming the component and listing every problem, if there are any."""
+    unique = list(dict.fromkeys(messages))
+    if unique:
+        raise InvalidSpec(f"{kind} '{name}': " + "; ".join(unique))
+
+
+def _validated(kind: str, name: str, layout: Layout, rules: list[Problem]) -> list[dict[str, Any]]:
+    """The interface dicts of a layout whose values are all known, or InvalidSpec."""
+    dicts = _dicts(layout)
+    _specs, problems = parse_interfaces(dicts)
+    messages = [_naming(p.path, p.message) for p in rules]
+    messages += [_component_message(layout, dicts, p) for p in problems]
+    _raise_if(kind, name, messages)
+    return dicts
+
+
+def _validate_known_part(kind: str, name: str, layout: Layout, rules: list[Problem]) -> None:
+    """Eager validation while some values are Outputs: only the rules whose inputs are known."""
+    messages = [_naming(p.path, p.message) for p in rules]
+    known_dicts = _dicts(layout, only_plain=True)
+    for index, (interface, item) in enumerate(zip(layout, known_dicts, strict=True)):
+        unknown = {s.key for s in interface.settings if not _is_plain(s.value)}
+        # Each interface alone: rules across interfaces may read values that are unknown.
+        specs, problems = parse_interfaces([item])
+        # No spec: the problems are about single settings (type, format, range); a spec: the
+        # problems come from rules that relate settings, which may read an unknown one.
+        relating = bool(specs)
+        for problem in problems:
+            match = _PATH_RE.match(problem.path)
+            key = match["key"] if match else None
+            reads = {key, *(_READS_ALSO.get(key, ()) if relating else ())} if key else set()
+            if reads & unknown:
+                continue
+            path = re.sub(r"^interfaces\[\d+\]", f"interfaces[{index}]", problem.path)
+            moved = Problem(path, problem.message)
+            messages.append(_component_message(layout, known_dicts, moved))
+    _raise_if(kind, name, messages)
+
+
+def _interfaces_input(
+    kind: str,
+    name: str,
+    arguments: Mapping[str, Any],
+    layout_of: Callable[[Mapping[str, Any]], Layout],
+    rules_of: Rules,
+) -> pulumi.Input[list[pulumi.Input[Mapping[str, Any]]]]:
+    """Validate a component's arguments and build the ``interfaces`` input of its set.
+
+    All plain: validated now (InvalidSpec before anything is registered) and returned as a
+    list. Some ``Output``s: what is known is validated now; the rest is validated in full when
+    the values resolve, inside the Output that becomes the set's ``interfaces`` input.
+    """
+    if _is_plain(list(arguments.values())):
+        return list(_validated(kind, name, layout_of(arguments), rules_of(arguments)))
+    _validate_known_part(kind, name, layout_of(arguments), rules_of(arguments))
+
+    def resolved(values: dict[str, Any]) -> list[pulumi.Input[Mapping[str, Any]]]:
+        return list(_validated(kind, name, layout_of(values), rules_of(values)))
+
+    return pulumi.Output.all(**arguments).apply(resolved)
+
+
+def _after(child: pulumi.Resource, value: pulumi.Input[Any]) -> pulumi.Output[Any]:
+    """``value`` as an output that depends on ``child`` (known whenever ``value`` is known)."""
+    return pulumi.Output.all(child.urn, value).apply(lambda both: both[1])
+
+
+def _known(arguments: Mapping[str, Any], *names: str) -> bool:
+    """Whether these arguments are all plain values (rules skip the ones that are not)."""
+    return all(_is_plain(arguments[n]) for n in names)
+
+
+def _no_rules(_arguments: Mapping[str, Any]) -> list[Problem]:
+    return []
+
+
+def _address_settings(arguments: Mapping[str, Any], *, ipv6: bool = False) -> tuple[_Setting, ...]:
+    keys = ("cidr", "gateway", "cidr6", "gateway6") if ipv6 else ("cidr", "gateway")
+    return tuple(_Setting(k, k, arguments[k]) for k in keys)
+
+
+def _common_settings(arguments: Mapping[str, Any]) -> tuple[_Setting, ...]:
+    return (
+        _Setting("mtu", "mtu", arguments["mtu"]),
+        _Setting("comments", "comments", arguments["comments"]),
+    )
+
+
+class BridgedNetwork(pulumi.ComponentResource):
+    """A Linux bridge with physical port(s): guests sit on the real LAN (the default mode).
+
+    The bridge (``vmbrN``) is the node's virtual switch; its ports are NICs
+    (or bonds or VLANs managed elsewhere). It may carry the host's address and
+    default gateway, and may be VLAN-aware so guests choose a tag.
+
+    Keyword arguments (all may be ``pulumi.Input``s):
+
+    - ``node``: the Proxmox node name.
+    - ``bridge``: the bridge name, such as ``vmbr0`` (a letter, then up to 9 letters, digits
+      or ``_``).
+    - ``ports``: the bridge ports (default none: a bridge with no uplink, for host-only
+      networks). A port belongs to one bridge or bond.
+    - ``cidr``, ``gateway``: the host's IPv4 address with prefix length
+      (``192.168.10.2/24``) and the default gateway, which must be inside ``cidr``. Default
+      none: no host address on the bridge. One default gateway per node.
+    - ``cidr6``, ``gateway6``: the same for IPv6.
+    - ``vlan_aware``: let guests use VLAN tags on this bridge (default False).
+    - ``vids``: the VLAN ids or ranges a VLAN-aware bridge carries (``[10, "100-200"]``);
+      needs ``vlan_aware=True``; default none: Proxmox's ``2-4094``.
+    - ``mtu``: the bridge's MTU (1280 to 65520); default none: left as the node has it.
+    - ``comments``: a comment shown in the GUI.
+    - ``adopt``: take over a bridge that already exists (such as the installer's ``vmbr0``);
+      it is put back as it was when the component is deleted. Default False: an existing
+      bridge of that name is an error.
+    - ``allow_management_change``: allow changing the bridge that carries the address pvenet
+      reaches the node by. Default False, so a typo cannot cut the node off.
+    """
+
+    attach: pulumi.Output[str]
+    bridge: pulumi.Output[str]
+    node: pulumi.Output[str]
+    cidr: pulumi.Output[str | None]
+    gateway: pulumi.Output[str | None]
+    interfaces: NodeInterfaces
+
+    def __init__(
+        self,
+        name: str,
+        *,
+        node: pulumi.Input[str],
+        bridge: pulumi.Input[str],
+        ports: pulumi.Input[Sequence[pulumi.Input[str]]] = (),
+        cidr: pulumi.Input[str] | None = None,
+        gateway: pulumi.Input[str] | None = None,
+        cidr6: pulumi.Input[str] | None = None,
+        gateway6: pulumi.Input[str] | None = None,
+        vlan_aware: pulumi.Input[bool] = False,
+        vids: pulumi.Input[Sequence[pulumi.Input[str | int]]] | None = None,
+        mtu: pulumi.Input[int] | None = None,
+        comments: pulumi.Input[str] | None = None,
+        adopt: pulumi.Input[bool] = False,
+        allow_management_change: pulumi.Input[bool] = False,
+        opts: pulumi.ResourceOptions | None = None,
+    ) -> None:
+        arguments = {
+            "bridge": bridge,
+            "ports": ports,
+            "cidr": cidr,
+            "gateway": gateway,
+            "cidr6": cidr6,
+            "gateway6": gateway6,
+            "vlan_aware": vlan_aware,
+            "vids": vids,
+            "mtu": mtu,
+            "comments": comments,
+        }
+        interfaces = _interfaces_input(
+            "BridgedNetwork", name, arguments, _bridged_layout, _no_rules
+        )
+        super().__init__("pvenet:index:BridgedNetwork", name, None, opts)
+        self.interfaces = NodeInterfaces(
+            f"{name}-interfaces",
+            node=node,
+            interfaces=interfaces,
+            adopt=adopt,
+            allow_management_change=allow_management_change,
+            opts=pulumi.ResourceOptions(parent=self),
+        )
+        self.bridge = _after(self.interfaces, bridge)
+        self.attach = self.bridge
+        self.node = _after(self.interfaces, node)
+        self.cidr = _after(self.interfaces, cidr)
+        self.gateway = _after(self.interfaces, gateway)
+        self.register_outputs(
+            {
+                "attach": self.attach,
+                "bridge": self.bridge,
+                "node": self.node,
+                "cidr": self.cidr,
+                "gateway": self.gateway,
+                "interfaces": self.interfaces,
+            }
+        )
+
+
+def _bridged_layout(arguments: Mapping[str, Any]) -> Layout:
+    return [
+        _Interface(
+            "bridge",
+            (
+                _Setting("iface", "bridge", arguments["bridge"]),
+                _Setting("bridge_ports", "ports", arguments["ports"], _as_list),
+                _Setting("bridge_vlan_aware", "vlan_aware", arguments["vlan_aware"]),
+                _Setting("bridge_vids", "vids", arguments["vids"], _vid_strings),
+                *_address_settings(arguments, ipv6=True),
+                *_common_settings(arguments),
+            ),
+        )
+    ]
+
+
+class BondedUplink(pulumi.ComponentResource):
+    """A bond of NICs, optionally with a bridge on top, as one atomic set (the bond mode).
+
+    The bond joins several NICs into one link for bandwidth and/or failover;
+    the bridge (if any) makes it the uplink guests attach to. Bond, bridge and
+    the slave NICs are one set, so moving a bridge onto a new bond is one
+    reload. The slaves are in the set because Proxmox starts every bond slave
+    (``auto ethX``): the set records each NIC as it was and puts it back when
+    the bond is deleted or the NIC leaves it.
+
+    **802.3ad (LACP) needs the switch to take part**: choose it when the
+    switch supports IEEE 802.3ad and its ports for the slaves are configured
+    as one LACP group; otherwise the bond does not carry traffic as intended.
+    Without such a switch, ``active-backup`` is the usual choice: it needs
+    nothing from the switch. (``balance-rr`` and ``balance-xor`` also expect
+    the switch ports grouped, as a static aggregation.) The component logs a
+    reminder about LACP when mode is ``802.3ad``.
+
+    Keyword arguments (all may be ``pulumi.Input``s):
+
+    - ``node``: the Proxmox node name.
+    - ``bond``: the bond name, ``bondN`` (Proxmox only reads ``bondN`` back as a bond).
+    - ``slaves``: the NICs in the bond (at least one; each belongs to one bond or bridge). A
+      bond (``bondN``) may be a slave too; it is not put in this set as a NIC.
+    - ``mode``: a Linux bonding mode: ``balance-rr``, ``active-backup`` (default),
+      ``balance-xor``, ``broadcast``, ``802.3ad``, ``balance-tlb``, ``balance-alb``.
+    - ``hash_policy``: the transmit hash policy (``layer2``, ``layer2+3``, ``layer3+4``);
+      only with mode ``802.3ad`` or ``balance-xor``; default none: the kernel's ``layer2``.
+    - ``primary``: the slave preferred while it is up; only with mode ``active-backup``, and
+      one of ``slaves``.
+    - ``bridge``: a bridge (``vmbrN``) to put on the bond; default none: guests or VLANs use
+      the bond directly.
+    - ``cidr``, ``gateway``: the host's IPv4 address and default gateway; on the bridge when
+      there is one, else on the bond. ``gateway`` must be inside ``cidr``.
+    - ``mtu``: the MTU of the bond and the bridge (1280 to 65520); default none: left as the
+      node has it.
+    - ``vlan_aware``, ``vids``: make the bridge VLAN-aware and choose its VLAN ids; need
+      ``bridge`` (a bond itself is not VLAN-aware); ``vids`` needs ``vlan_aware=True``.
+    - ``comments``: a comment on the bridge, or on the bond without a bridge.
+    - ``adopt``: take over a bond or bridge that already exists (such as the installer's
+      ``vmbr0``); each is put back as it was when the component is deleted. Default False.
+    - ``allow_management_change``: allow rewiring the interface that carries the address
+      pvenet reaches the node by (moving the management bridge onto the bond needs it).
+      Default False.
+    """
+
+    attach: pulumi.Output[str]
+    bond: pulumi.Output[str]
+    bridge: pulumi.Output[str | None]
+    node: pulumi.Output[str]
+    cidr: pulumi.Output[str | None]
+    gateway: pulumi.Output[str | None]
+    interfaces: NodeInterfaces
+
+    def __init__(
+        self,
+        name: str,
+        *,
+        node: pulumi.Input[str],
+        bond: pulumi.Input[str],
+        slaves: pulumi.Input[Sequence[pulumi.Input[str]]],
+        mode: pulumi.Input[BondMode] = "active-backup",
+        hash_policy: pulumi.Input[HashPolicy] | None = None,
+        primary: pulumi.Input[str] | None = None,
+        bridge: pulumi.Input[str] | None = None,
+        cidr: pulumi.Input[str] | None = None,
+        gateway: pulumi.Input[str] | None = None,
+        mtu: pulumi.Input[int] | None = None,
+        vlan_aware: pulumi.Input[bool] = False,
+        vids: pulumi.Input[Sequence[pulumi.Input[str | int]]] | None = None,
+        comments: pulumi.Input[str] | None = None,
+        adopt: pulumi.Input[bool] = False,
+        allow_management_change: pulumi.Input[bool] = False,
+        opts: pulumi.ResourceOptions | None = None,
+    ) -> None:
+        arguments = {
+            "bond": bond,
+            "slaves": slaves,
+            "mode": mode,
+            "hash_policy": hash_policy,
+            "primary": primary,
+            "bridge": bridge,
+            "cidr": cidr,
+            "gateway": gateway,
+            "mtu": mtu,
+            "vlan_aware": vlan_aware,
+            "vids": vids,
+            "comments": comments,
+        }
+        interfaces = _interfaces_input(
+            "BondedUplink", name, arguments, _bonded_layout, _bonded_rules
+        )
+        super().__init__("pvenet:index:BondedUplink", name, None, opts)
+        self.interfaces = NodeInterfaces(
+            f"{name}-interfaces",
+            node=node,
+            interfaces=interfaces,
+            adopt=adopt,
+            allow_management_change=allow_management_change,
+            opts=pulumi.ResourceOptions(parent=self),
+        )
+        pulumi.Output.from_input(mode).apply(lambda m: self._remind_lacp(m, bond, slaves))
+        self.bond = _after(self.interfaces, bond)
+        self.bridge = _after(self.interfaces, bridge)
+        self.attach = pulumi.Output.all(self.bridge, self.bond).apply(
+            lambda names: names[0] if names[0] is not None else names[1]
+        )
+        self.node = _after(self.interfaces, node)
+        self.cidr = _after(self.interfaces, cidr)
+        self.gateway = _after(self.interfaces, gateway)
+        self.register_outputs(
+            {
+                "attach": self.attach,
+                "bond": self.bond,
+                "bridge": self.bridge,
+                "node": self.node,
+                "cidr": self.cidr,
+                "gateway": self.gateway,
+                "interfaces": self.interfaces,
+            }
+        )
+
+    def _remind_lacp(self, mode: str, bond: Any, slaves: Any) -> None:
+        """Remind the operator (in preview and update output) that 802.3ad needs LACP ports."""
+        if mode != LACP_MODE:
+            return
+        bond_name = bond if _is_plain(bond) else "the bond"
+        ports = (
+            f"the switch ports of {', '.join(slaves)}"
+            if _is_plain(slaves) and not isinstance(slaves, str)
+            else "the switch ports of its slaves"
+        )
+        pulumi.log.info(
+            f"{bond_name} uses 802.3ad (LACP): {ports} must be configured as one LACP link "
+            "aggregation group, or the bond will not pass traffic; without LACP on the switch, "
+            "use mode 'active-backup'",
+            resource=self,
+        )
+
+
+def _bonded_layout(arguments: Mapping[str, Any]) -> Layout:
+    has_bridge = arguments["bridge"] is not None
+    top = (*_address_settings(arguments), *_common_settings(arguments))
+    bond = _Interface(
+        "bond",
+        (
+            _Setting("iface", "bond", arguments["bond"]),
+            _Setting("slaves", "slaves", arguments["slaves"], _as_list),
+            _Setting("bond_mode", "mode", arguments["mode"]),
+            _Setting("bond_xmit_hash_policy", "hash_policy", arguments["hash_policy"]),
+            _Setting("bond_primary", "primary", arguments["primary"]),
+            *(((_Setting("mtu", "mtu", arguments["mtu"]),)) if has_bridge else top),
+        ),
+    )
+    # Proxmox starts every bond slave (``auto ethX``). With the slaves in the set as NICs, the
+    # provider records them as they were and puts them back when the bond goes away.
+    nics = [
+        _Interface("eth", (_Setting("iface", "slaves", nic),)) for nic in _slave_nics(arguments)
+    ]
+    if not has_bridge:
+        return [bond, *nics]
+    bridge = _Interface(
+        "bridge",
+        (
+            _Setting("iface", "bridge", arguments["bridge"]),
+            _Setting("bridge_ports", "bond", [arguments["bond"]]),
+            _Setting("bridge_vlan_aware", "vlan_aware", arguments["vlan_aware"]),
+            _Setting("bridge_vids", "vids", arguments["vids"], _vid_strings),
+            *top,
+        ),
+    )
+    return [bond, bridge, *nics]
+
+
+def _slave_nics(arguments: Mapping[str, Any]) -> list[str]:
+    """The bond's slaves that are NICs, each once (a bond may also enslave a bond).
+
+    A slave named like the bond or the bridge is not a NIC; the model reports it as the
+    mistake it is (``slave 'eno1' is a bridge``).
+    """
+    slaves = arguments["slaves"]
+    if not _is_plain(slaves) or isinstance(slaves, str) or not isinstance(slaves, Sequence):
+        return []
+    others = {arguments["bond"], arguments["bridge"]}
+    return [
+        s
+        for s in dict.fromkeys(slaves)
+        if isinstance(s, str) and not BOND_RE.fullmatch(s) and s not in others
+    ]
+
+
+def _bonded_rules(arguments: Mapping[str, Any]) -> list[Problem]:
+    """Rules about the component's own arguments (not expressible as interface settings)."""
+    if arguments["bridge"] is not None:
+        return []
+    problems = []
+    if _known(arguments, "vlan_aware") and arguments["vlan_aware"]:
+        problems.append(
+            Problem(
+                "vlan_aware", "vlan_aware needs bridge: a bond is not VLAN-aware, a bridge on it is"
+            )
+        )
+    if arguments["vids"] is not None:
+        problems.append(Problem("vids", "vids need bridge (with vlan_aware=True)"))
+    return problems
+
+
+class VlanNetwork(pulumi.ComponentResource):
+    """A host VLAN interface on a bridge or bond: the node's own address in one VLAN.
+
+    Named ``<parent>.<vlan_id>`` (``vmbr0.50``, ``bond0.50``) by default; a
+    custom name (``vlan50``, ``mgmt``) is written with ``vlan-raw-device`` and
+    ``vlan-id``. Guests do not need this to use a VLAN (they tag on a
+    VLAN-aware bridge); it gives the host an address in the VLAN, such as a
+    separate cluster or storage network.
+
+    Keyword arguments (all may be ``pulumi.Input``s):
+
+    - ``node``: the Proxmox node name.
+    - ``parent``: the bridge or bond the VLAN sits on (``vmbr0``, ``bond0``); it must exist
+      (managed by another component or already on the node).
+    - ``vlan_id``: the VLAN tag, 1 to 4094.
+    - ``iface``: the interface name; default ``f"{parent}.{vlan_id}"``. A name of the form
+      ``PARENT.ID`` or ``vlanID`` must agree with ``parent`` and ``vlan_id``. At most 15
+      characters (the kernel's limit).
+    - ``cidr``, ``gateway``: the host's IPv4 address in the VLAN and a default gateway inside
+      it (one default gateway per node); default none.
+    - ``mtu``: the MTU (at most the parent's); default none: left as the node has it.
+    - ``comments``: a comment shown in the GUI.
+    """
+
+    attach: pulumi.Output[str]
+    iface: pulumi.Output[str]
+    node: pulumi.Output[str]
+    cidr: pulumi.Output[str | None]
+    gateway: pulumi.Output[str | None]
+    interfaces: NodeInterfaces
+
+    def __init__(
+        self,
+        name: str,
+        *,
+        node: pulumi.Input[str],
+        parent: pulumi.Input[str],
+        vlan_id: pulumi.Input[int],
+        iface: pulumi.Input[str] | None = None,
+        cidr: pulumi.Input[str] | None = None,
+        gateway: pulumi.Input[str] | None = None,
+        mtu: pulumi.Input[int] | None = None,
+        comments: pulumi.Input[str] | None = None,
+        opts: pulumi.ResourceOptions | None = None,
+    ) -> None:
+        arguments = {
+            "iface": iface,
+            "parent": parent,
+            "vlan_id": vlan_id,
+            "cidr": cidr,
+            "gateway": gateway,
+            "mtu": mtu,
+            "comments": comments,
+        }
+        interfaces = _interfaces_input("VlanNetwork", name, arguments, _vlan_layout, _no_rules)
+        super().__init__("pvenet:index:VlanNetwork", name, None, opts)
+        self.interfaces = NodeInterfaces(
+            f"{name}-interfaces",
+            node=node,
+            interfaces=interfaces,
+            opts=pulumi.ResourceOptions(parent=self),
+        )
+        self.iface = _after(self.interfaces, _vlan_name(arguments))
+        self.attach = self.iface
+        self.node = _after(self.interfaces, node)
+        self.cidr = _after(self.interfaces, cidr)
+        self.gateway = _after(self.interfaces, gateway)
+        self.register_outputs(
+            {
+                "attach": self.attach,
+                "iface": self.iface,
+                "node": self.node,
+                "cidr": self.cidr,
+                "gateway": self.gateway,
+                "interfaces": self.interfaces,
+            }
+        )
+
+
+def _vlan_name(arguments: Mapping[str, Any]) -> pulumi.Input[str]:
+    """The VLAN interface's name: ``iface``, or ``<parent>.<vlan_id>``."""
+    given: pulumi.Input[str] | None = arguments["iface"]
+    if given is not None:
+        return given
+    parent, vlan_id = arguments["parent"], arguments["vlan_id"]
+    if _is_plain([parent, vlan_id]):
+        return f"{parent}.{vlan_id}"
+    return pulumi.Output.all(parent, vlan_id).apply(lambda pv: f"{pv[0]}.{pv[1]}")
+
+
+def _vlan_layout(arguments: Mapping[str, Any]) -> Layout:
+    # A default name is parent + ".<vlan_id>"; vlan_id is checked on its own (1 to 4094), so a
+    # bad default name (bad characters, longer than 15) comes from parent.
+    name_argument = "iface" if arguments["iface"] is not None else "parent"
+    return [
+        _Interface(
+            "vlan",
+            (
+                _Setting("iface", name_argument, _vlan_name(arguments)),
+                _Setting("vlan_raw_device", "parent", arguments["parent"]),
+                _Setting("vlan_id", "vlan_id", arguments["vlan_id"]),
+                *_address_settings(arguments),
+                *_common_settings(arguments),
+            ),
+        )
+    ]
