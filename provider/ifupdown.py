@@ -636,9 +636,10 @@ def _family_block(name: str, stanza: Stanza, family: str | None, first: bool) ->
     for part in suffixes:
         for option in stanza.get("options" + part) or []:
             raw += f"\t{option}\n"
-        for comment in str(stanza.get("comments" + part) or "").split("\n"):
-            if comment:
-                raw += f"#{comment}\n"
+        comments = str(stanza.get("comments" + part) or "").split("\n")
+        while comments and not comments[-1]:
+            comments.pop()  # Perl's split drops trailing empty fields only
+        raw += "".join(f"#{comment}\n" for comment in comments)
     return raw + "\n"
 
 

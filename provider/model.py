@@ -133,6 +133,17 @@ class _InterfaceBase(BaseModel):
     def _gateway6(cls, value: str | None) -> str | None:
         return None if value is None else _check_ip(value, 6)
 
+    @field_validator("comments")
+    @classmethod
+    def _comments(cls, value: str | None) -> str | None:
+        """Comments as the node reads them back: no trailing blanks, no empty last lines."""
+        if value is None:
+            return None
+        lines = [line.rstrip() for line in value.split("\n")]
+        while lines and not lines[-1]:
+            lines.pop()
+        return "\n".join(lines) or None
+
     def ports(self) -> list[str]:
         """Interfaces this one enslaves (bridge ports or bond slaves)."""
         return []
@@ -170,6 +181,14 @@ class BridgeSpec(_InterfaceBase):
     @classmethod
     def _ports(cls, value: list[str]) -> list[str]:
         return _sorted_unique_names(value)
+
+    @field_validator("bridge_vids", mode="before")
+    @classmethod
+    def _vid_numbers(cls, value: Any) -> Any:
+        """The engine sends numbers (10.0, coerced to 10): VLAN ids are kept as text."""
+        if isinstance(value, list):
+            return [str(v) if isinstance(v, int) and not isinstance(v, bool) else v for v in value]
+        return value
 
     @field_validator("bridge_vids")
     @classmethod
@@ -260,18 +279,38 @@ _SPEC_ADAPTER: TypeAdapter[BridgeSpec | BondSpec | VlanSpec | EthSpec] = TypeAda
 Spec = BridgeSpec | BondSpec | VlanSpec | EthSpec
 
 
-def _pydantic_problems(error: ValidationError, prefix: str) -> list[Problem]:
+_TYPES = ("bridge", "bond", "vlan", "eth")
+
+
+def _pydantic_problems(error: ValidationError, prefix: str, item: Any) -> list[Problem]:
+    """pydantic's errors as problems that name the interface, the setting and the value."""
+    name = item.get("iface") if isinstance(item, Mapping) else None
+    kind = item.get("type") if isinstance(item, Mapping) else None
     problems = []
-    for item in error.errors():
-        loc = [str(p) for p in item["loc"] if p not in ("bridge", "bond", "vlan", "eth")]
+    for detail in error.errors():
+        loc = [str(p) for p in detail["loc"] if p not in _TYPES]
         path = prefix + "".join(f"[{p}]" if p.isdigit() else f".{p}" for p in loc)
-        message = str(item["msg"]).removeprefix("Value error, ")
-        if item["type"] == "extra_forbidden":
-            message = "is not a setting of this interface type"
-        elif item["type"] == "union_tag_invalid":
-            message = f"type must be one of bridge, bond, vlan, eth (got {item['input']!r})"
-        elif item["type"] == "union_tag_not_found":
-            message = "needs a type: bridge, bond, vlan or eth"
+        message = str(detail["msg"]).removeprefix("Value error, ")
+        value = detail.get("input")
+        if detail["type"] == "extra_forbidden":
+            field = loc[-1]
+            message = f"'{field}' is not a setting of {kind} interfaces"
+            if "-" in field:
+                message += f"; did you mean '{field.replace('-', '_')}'?"
+        elif detail["type"] == "union_tag_invalid":
+            path = f"{prefix}.type"
+            message = f"type {kind!r} is not one of {', '.join(_TYPES)}"
+        elif detail["type"] == "union_tag_not_found":
+            path = f"{prefix}.type"
+            message = f"needs a type: one of {', '.join(_TYPES)}"
+        elif (
+            detail["type"] != "missing"
+            and not isinstance(value, Mapping)
+            and str(value) not in message
+        ):
+            message = f"{message} (got {value!r})"
+        if name and not message.startswith(f"{name}:"):
+            message = f"{name}: {message}"
         problems.append(Problem(path, message))
     return problems
 
@@ -460,7 +499,7 @@ def parse_interfaces(raw: Sequence[Mapping[str, Any]]) -> tuple[list[Spec], list
         try:
             spec = _SPEC_ADAPTER.validate_python(item)
         except ValidationError as error:
-            problems.extend(_pydantic_problems(error, path))
+            problems.extend(_pydantic_problems(error, path, item))
             continue
         specs.append(spec)
         problems.extend(_spec_problems(spec, path))

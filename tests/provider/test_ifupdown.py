@@ -21,7 +21,6 @@ import sys
 from pathlib import Path
 from typing import Any
 
-import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -368,11 +367,6 @@ def test_trailing_empty_comment_lines_are_not_written() -> None:
     assert render(parse(text)).endswith("iface eno1 inet manual\n#first\n\n")
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="ifupdown gap: render skips every empty comment line, Perl's writer prints '#' for "
-    "one between comments (split keeps inner empty fields)",
-)
 def test_an_empty_comment_line_between_comments_is_kept() -> None:
     text = "iface eno1 inet manual\n#first\n#\n#third\n"
     assert render(parse(text)).endswith("iface eno1 inet manual\n#first\n#\n#third\n\n")
