@@ -29,8 +29,8 @@ from typing import Any, Literal
 
 import pulumi
 
-from provider.errors import InvalidSpec
-from provider.model import BOND_RE, Problem, parse_interfaces
+from components.errors import ArgumentProblem, InvalidArguments
+from provider.model import Problem, parse_interfaces
 from provider.resources import NodeInterfaces
 
 BondMode = Literal[
@@ -133,11 +133,13 @@ def _dicts(layout: Layout, *, only_plain: bool = False) -> list[dict[str, Any]]:
     return dicts
 
 
-def _component_message(layout: Layout, dicts: Sequence[Mapping[str, Any]], problem: Problem) -> str:
+def _component_problem(
+    layout: Layout, dicts: Sequence[Mapping[str, Any]], problem: Problem
+) -> ArgumentProblem:
     """A model problem in the component's vocabulary: argument names instead of dict keys."""
     match = _PATH_RE.match(problem.path)
     if match is None:
-        return problem.message
+        return ArgumentProblem("", problem.message)
     interface = layout[int(match["index"])]
     argument = interface.argument_of(match["key"])
     message = problem.message
@@ -158,33 +160,40 @@ def _component_message(layout: Layout, dicts: Sequence[Mapping[str, Any]], probl
     return _naming(argument, message)
 
 
-def _naming(argument: str, message: str) -> str:
-    """``message``, led by the argument's name unless it already starts with it."""
+def _naming(argument: str, message: str) -> ArgumentProblem:
+    """``message`` about ``argument``, led by the argument's name unless it starts with it."""
     if re.match(rf"{re.escape(argument)}\b", message):
-        return message
-    return f"{argument}: {message}"
+        return ArgumentProblem(argument, message)
+    return ArgumentProblem(argument, f"{argument}: {message}")
 
 
-def _raise_if(kind: str, name: str, messages: list[str]) -> None:
-    """Raise one InvalidSpec naming the component and listing every problem, if there are any."""
-    unique = list(dict.fromkeys(messages))
+def _raise_if(kind: str, name: str, problems: list[ArgumentProblem]) -> None:
+    """Raise one InvalidArguments naming the component and listing every problem, if any."""
+    unique: dict[str, ArgumentProblem] = {}
+    for problem in problems:
+        unique.setdefault(problem.message, problem)  # the same sentence once
     if unique:
-        raise InvalidSpec(f"{kind} '{name}': " + "; ".join(unique))
+        raise InvalidArguments(
+            f"{kind} '{name}': " + "; ".join(unique),
+            component=kind,
+            name=name,
+            problems=list(unique.values()),
+        )
 
 
 def _validated(kind: str, name: str, layout: Layout, rules: list[Problem]) -> list[dict[str, Any]]:
-    """The interface dicts of a layout whose values are all known, or InvalidSpec."""
+    """The interface dicts of a layout whose values are all known, or InvalidArguments."""
     dicts = _dicts(layout)
     _specs, problems = parse_interfaces(dicts)
-    messages = [_naming(p.path, p.message) for p in rules]
-    messages += [_component_message(layout, dicts, p) for p in problems]
-    _raise_if(kind, name, messages)
+    found = [_naming(p.path, p.message) for p in rules]
+    found += [_component_problem(layout, dicts, p) for p in problems]
+    _raise_if(kind, name, found)
     return dicts
 
 
 def _validate_known_part(kind: str, name: str, layout: Layout, rules: list[Problem]) -> None:
     """Eager validation while some values are Outputs: only the rules whose inputs are known."""
-    messages = [_naming(p.path, p.message) for p in rules]
+    found = [_naming(p.path, p.message) for p in rules]
     known_dicts = _dicts(layout, only_plain=True)
     for index, (interface, item) in enumerate(zip(layout, known_dicts, strict=True)):
         unknown = {s.key for s in interface.settings if not _is_plain(s.value)}
@@ -201,8 +210,8 @@ def _validate_known_part(kind: str, name: str, layout: Layout, rules: list[Probl
                 continue
             path = re.sub(r"^interfaces\[\d+\]", f"interfaces[{index}]", problem.path)
             moved = Problem(path, problem.message)
-            messages.append(_component_message(layout, known_dicts, moved))
-    _raise_if(kind, name, messages)
+            found.append(_component_problem(layout, known_dicts, moved))
+    _raise_if(kind, name, found)
 
 
 def _interfaces_input(
@@ -214,7 +223,7 @@ def _interfaces_input(
 ) -> pulumi.Input[list[pulumi.Input[Mapping[str, Any]]]]:
     """Validate a component's arguments and build the ``interfaces`` input of its set.
 
-    All plain: validated now (InvalidSpec before anything is registered) and returned as a
+    All plain: validated now (InvalidArguments before anything is registered) and returned as a
     list. Some ``Output``s: what is known is validated now; the rest is validated in full when
     the values resolve, inside the Output that becomes the set's ``interfaces`` input.
     """
@@ -371,11 +380,10 @@ class BondedUplink(pulumi.ComponentResource):
     """A bond of NICs, optionally with a bridge on top, as one atomic set (the bond mode).
 
     The bond joins several NICs into one link for bandwidth and/or failover;
-    the bridge (if any) makes it the uplink guests attach to. Bond, bridge and
-    the slave NICs are one set, so moving a bridge onto a new bond is one
-    reload. The slaves are in the set because Proxmox starts every bond slave
-    (``auto ethX``): the set records each NIC as it was and puts it back when
-    the bond is deleted or the NIC leaves it.
+    the bridge (if any) makes it the uplink guests attach to. Bond and bridge
+    are one set, so moving a bridge onto a new bond is one reload. Proxmox
+    starts every bond slave (``auto ethX``); the set records each slave NIC as
+    it was and puts it back when the bond is deleted or the NIC leaves it.
 
     **802.3ad (LACP) needs the switch to take part**: choose it when the
     switch supports IEEE 802.3ad and its ports for the slaves are configured
@@ -521,13 +529,8 @@ def _bonded_layout(arguments: Mapping[str, Any]) -> Layout:
             *(((_Setting("mtu", "mtu", arguments["mtu"]),)) if has_bridge else top),
         ),
     )
-    # Proxmox starts every bond slave (``auto ethX``). With the slaves in the set as NICs, the
-    # provider records them as they were and puts them back when the bond goes away.
-    nics = [
-        _Interface("eth", (_Setting("iface", "slaves", nic),)) for nic in _slave_nics(arguments)
-    ]
     if not has_bridge:
-        return [bond, *nics]
+        return [bond]
     bridge = _Interface(
         "bridge",
         (
@@ -538,24 +541,7 @@ def _bonded_layout(arguments: Mapping[str, Any]) -> Layout:
             *top,
         ),
     )
-    return [bond, bridge, *nics]
-
-
-def _slave_nics(arguments: Mapping[str, Any]) -> list[str]:
-    """The bond's slaves that are NICs, each once (a bond may also enslave a bond).
-
-    A slave named like the bond or the bridge is not a NIC; the model reports it as the
-    mistake it is (``slave 'eno1' is a bridge``).
-    """
-    slaves = arguments["slaves"]
-    if not _is_plain(slaves) or isinstance(slaves, str) or not isinstance(slaves, Sequence):
-        return []
-    others = {arguments["bond"], arguments["bridge"]}
-    return [
-        s
-        for s in dict.fromkeys(slaves)
-        if isinstance(s, str) and not BOND_RE.fullmatch(s) and s not in others
-    ]
+    return [bond, bridge]
 
 
 def _bonded_rules(arguments: Mapping[str, Any]) -> list[Problem]:

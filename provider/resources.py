@@ -36,7 +36,7 @@ from provider.engine import coerce_numbers as _coerce_numbers
 from provider.engine import is_unknown as _is_unknown
 from provider.errors import ConnectionSettingsError, NodeError
 from provider.guard import management_changes
-from provider.model import Spec, load_spec, parse_interfaces, spec_to_dict
+from provider.model import EthSpec, Spec, load_spec, parse_interfaces, spec_to_dict
 from provider.transaction import Snapshot, Transaction, resolve, snapshot
 
 NODE_RE = re.compile(r"[a-zA-Z0-9]([a-zA-Z0-9\-]*[a-zA-Z0-9])?")
@@ -153,12 +153,16 @@ class NodeInterfacesProvider(ResourceProvider):
         return UpdateResult(self._converge_set(olds, news))
 
     def delete(self, _id: str, props: dict[str, Any]) -> None:
-        """Remove the set: created interfaces are deleted, adopted ones put back as they were."""
+        """Remove the set: created interfaces are deleted, adopted ones put back as they were.
+
+        Adopted ones include the NICs the set's bonds enslaved: Proxmox marks bond
+        slaves ``auto``, and destroying the bond alone would leave them so.
+        """
         adopted = props.get("adopted") or {}
-        targets: dict[str, Spec | None] = {}
-        for item in props.get("interfaces") or []:
-            name = str(item["iface"])
-            targets[name] = load_spec(adopted[name]) if name in adopted else None
+        targets: dict[str, Spec | None] = {
+            str(i["iface"]): None for i in props.get("interfaces") or []
+        }
+        targets.update({name: load_spec(original) for name, original in adopted.items()})
         client = self._client(str(props["node"]))
 
         def prepare(current: Snapshot) -> dict[str, Spec | None]:
@@ -187,8 +191,14 @@ class NodeInterfacesProvider(ResourceProvider):
             for spec in joining:
                 if spec.iface in current.specs and (spec.iface in taken or spec.type == "eth"):
                     adopted[spec.iface] = spec_to_dict(current.specs[spec.iface])
+            names = {spec.iface for spec in specs}
+            enslaved = {port for spec in specs if spec.type == "bond" for port in spec.ports()}
+            for nic in sorted(enslaved - names - set(adopted)):
+                if isinstance(current.specs.get(nic), EthSpec):
+                    # the writer marks every bond slave `auto`: remember the NIC as it was
+                    adopted[nic] = spec_to_dict(current.specs[nic])
             targets = resolve(_targets(specs, olds), current.specs)
-            for name in [n for n, target in targets.items() if target is None and n in adopted]:
+            for name in sorted(set(adopted) - names - enslaved):
                 targets[name] = load_spec(adopted.pop(name))
             _refuse_management_change(client, current, targets, news)
             return targets

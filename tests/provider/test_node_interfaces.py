@@ -334,3 +334,19 @@ def test_dropped_apply_request_is_retried(
     create(node_interfaces, interfaces=[{"iface": "vmbr6", "type": "bridge"}])
     assert "iface vmbr6" in (simulator.files()[INTERFACES] or "")
     assert simulator.files()[INTERFACES_NEW] is None
+
+
+def test_destroying_a_bond_puts_its_nics_back_as_they_were(
+    simulator: SimulatorHandle, node_interfaces: NodeInterfacesProvider
+) -> None:
+    """Proxmox marks bond slaves `auto`; destroy restores the NICs, so the node is as it started."""
+    before = node_config(simulator)
+    bond = {"iface": "bond1", "type": "bond", "slaves": ["eno3", "eno4"], "bond_mode": "802.3ad"}
+    rid, outs = create(node_interfaces, interfaces=[bond])
+    assert node_config(simulator)["eno3"]["autostart"] == 1
+    assert sorted(outs["adopted"]) == ["eno3", "eno4"]
+    outs = update(node_interfaces, rid, outs, interfaces=[{**bond, "slaves": ["eno3"]}])
+    assert "autostart" not in node_config(simulator)["eno4"]
+    assert sorted(outs["adopted"]) == ["eno3"]
+    node_interfaces.delete(rid, outs)
+    assert node_config(simulator) == before
