@@ -37,6 +37,7 @@ from provider.engine import is_unknown as _is_unknown
 from provider.errors import ConnectionSettingsError, NodeError
 from provider.guard import management_changes
 from provider.model import EthSpec, Spec, load_spec, parse_interfaces, spec_to_dict
+from provider.plan import PlanError, plan
 from provider.transaction import Snapshot, Transaction, resolve, snapshot
 
 NODE_RE = re.compile(r"[a-zA-Z0-9]([a-zA-Z0-9\-]*[a-zA-Z0-9])?")
@@ -108,21 +109,29 @@ class NodeInterfacesProvider(ResourceProvider):
         canonical_specs = [resolve({s.iface: s}, {})[s.iface] for s in specs]
         news["interfaces"] = [spec_to_dict(s) for s in canonical_specs if s is not None]
         news["rendered"] = render_set([s for s in canonical_specs if s is not None])
-        if not news["allow_management_change"] and not _is_unknown(node):
-            failures.extend(self._guard_at_preview(str(node), _targets(specs, _olds)))
+        if not _is_unknown(node):
+            allow = bool(news["allow_management_change"])
+            failures.extend(self._check_on_node(str(node), _targets(specs, _olds), allow))
         return CheckResult(news, failures)
 
-    def _guard_at_preview(self, node: str, targets: dict[str, Spec | None]) -> list[CheckFailure]:
-        """The lockout guard in ``check``: a read of the node, no writes; skipped if unreachable."""
+    def _check_on_node(
+        self, node: str, targets: dict[str, Spec | None], allow_management_change: bool
+    ) -> list[CheckFailure]:
+        """Preview checks that need the node (one read, no writes); skipped if unreachable.
+
+        The target must fit the node as it is (a port another interface holds, an
+        MTU above a NIC's), and must not rewire the management path unless allowed.
+        """
         if self._settings is None:
             return []
         try:
             client = self._client(node)
-            problems = _guard(client, snapshot(client.view()), targets)
+            current = snapshot(client.view())
+            problems = _fit_problems(node, current, resolve(targets, current.specs))
+            if not allow_management_change:
+                problems += _guard(client, current, targets)
         except (*CALL_ERRORS, NodeError) as error:
-            pulumi.log.warn(
-                f"{node}: the lockout guard could not read the node at preview: {error}"
-            )
+            pulumi.log.warn(f"{node}: could not read the node to check at preview: {error}")
             return []
         return [CheckFailure("interfaces", p) for p in problems]
 
@@ -246,6 +255,15 @@ def _specs(props: Mapping[str, Any]) -> list[Spec]:
     if problems:
         raise NodeError("; ".join(str(p) for p in problems))
     return specs
+
+
+def _fit_problems(node: str, current: Snapshot, targets: dict[str, Spec | None]) -> list[str]:
+    """Why the targets cannot be reached on this node, if they cannot."""
+    try:
+        plan(current.links, current.specs, targets)
+    except PlanError as error:
+        return [f"{node}: {error}"]
+    return []
 
 
 def _guard(client: Client, snap: Snapshot, targets: dict[str, Spec | None]) -> list[str]:

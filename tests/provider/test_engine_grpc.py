@@ -525,7 +525,7 @@ def test_the_api_token_appears_nowhere_in_state_outputs_logs_or_the_request_log(
     assert len(engine.responses) >= 9
     assert applies(simulator) == 3  # create, update, delete all ran
     assert "vmbr1 already exist" in error.details()
-    assert "the lockout guard could not read the node" in engine.output()  # stderr is captured
+    assert "could not read the node to check at preview" in engine.output()  # stderr is captured
     leaks = [where for where, data in seen.items() for s in secrets if s.encode() in data]
     assert leaks == []
 
