@@ -169,6 +169,15 @@ class SdnClient:
         items = self._read(f"/nodes/{node}/network", {"type": "vnet"}) or []
         return any(item.get("iface") == vnet for item in items)
 
+    def reloads_since(self, node: str, since: int) -> list[dict[str, Any]]:
+        """Network reload tasks (``srvreload``) of the node since ``since``, newest first.
+
+        An SDN apply reloads each node in a task of its own; the apply task ends
+        OK even when one of them fails, so this is how a failed node shows.
+        """
+        params = {"typefilter": "srvreload", "since": since, "limit": 20}
+        return list(self._read(f"/nodes/{node}/tasks", params) or [])
+
     def wait(self, upid: str) -> TaskResult:
         """Wait for a task (on the node its UPID names) to stop."""
         node = upid.split(":")[1] if upid.count(":") > 1 else ""

@@ -65,6 +65,7 @@ class SdnTransaction:
         self.zone = zone
         self.vnet = vnet
         self.name = f"zone {zone} / vnet {vnet}"
+        self._applied_at: int | None = None  # start time of this transaction's apply task
 
     # -- the transaction -------------------------------------------------------------------------
 
@@ -218,6 +219,7 @@ class SdnTransaction:
                 lock.held = False  # committed (and released) but the answer was lost
                 return None
             lock.held = False
+            self._applied_at = upid_starttime(upid)
             result = self.client.wait(upid)
             if result.ok:
                 return None
@@ -266,6 +268,8 @@ class SdnTransaction:
         found = verify(self.zone, self.vnet, target, running)
         expected = _expected_nodes(target, cluster)
         for node in cluster:
+            if self._applied_at is not None:
+                found.extend(self._reload_mismatches(node, self._applied_at))
             listed = self.client.vnet_listed(node, self.vnet)
             if listed != (node in expected):
                 found.append(
@@ -276,6 +280,12 @@ class SdnTransaction:
                     )
                 )
         return found
+
+    def _reload_mismatches(self, node: str, since: int) -> list[Mismatch]:
+        """The node's reload after our apply, unless it ended OK."""
+        reloads = self.client.reloads_since(node, since)
+        status = str(reloads[0].get("status", "running")) if reloads else "no reload task"
+        return [] if status == "OK" else [Mismatch(f"node {node}.reload", "OK", status)]
 
     def _restore(self, before: SdnState, cluster: list[str], reason: str) -> NodeError:
         """Write the previous objects back and apply them again; the error to raise."""
@@ -291,6 +301,7 @@ class SdnTransaction:
                         self.client.write(self.zone, self.vnet, step, lock.token)
                     upid = self.client.apply(lock.token)
                     lock.held = False
+                    self._applied_at = upid_starttime(upid)
                 finally:
                     self._release_if_held(lock)
                 result = self.client.wait(upid)
@@ -314,6 +325,15 @@ class SdnTransaction:
             f"{reason}. pvenet restored the previous SDN configuration and applied it; the "
             "cluster is as before"
         )
+
+
+def upid_starttime(upid: str) -> int | None:
+    """The start time (epoch seconds) a UPID carries, or None for something else."""
+    fields = upid.split(":")
+    try:
+        return int(fields[4], 16) if len(fields) > 5 and fields[0] == "UPID" else None
+    except ValueError:
+        return None
 
 
 def _expected_nodes(target: SdnState, cluster: list[str]) -> set[str]:

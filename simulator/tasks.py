@@ -13,13 +13,14 @@ import itertools
 import json
 import os
 import time
+from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from simulator.api import Reply, Request, Router
 from simulator.errors import die
-from simulator.schema import Param, validate
+from simulator.schema import Param, split_list, validate
 
 if TYPE_CHECKING:
     from simulator.cluster import Cluster
@@ -85,6 +86,12 @@ class Tasks:
         self._file(upid).write_text(json.dumps(asdict(task)))
         return task
 
+    def on(self, node: str) -> list[Task]:
+        """The node's tasks, newest first (as the node's task index lists them)."""
+        tasks = [Task(**json.loads(path.read_text())) for path in self._dir.glob("*.json")]
+        mine = [task for task in tasks if task.node == node]
+        return sorted(mine, key=lambda task: (task.starttime, task.pstart), reverse=True)
+
     def get(self, node: str, upid: str) -> Task:
         """The task with ``upid`` on ``node``, or Proxmox's error for an unknown one."""
         if not upid.startswith("UPID:"):
@@ -133,11 +140,83 @@ def register(router: Router, cluster: Cluster) -> None:
             {"total": len(lines)},
         )
 
+    def index(request: Request, node: str) -> Reply:
+        params = validate({**request.params, "node": node}, _INDEX)
+        cluster.node(node)
+        running = params.get("source") == "active"
+        found = [
+            _listed(task)
+            for task in cluster.tasks.on(node)
+            if _selected(task, params) and (task.running or not running)
+        ]
+        start = int(params.get("start", 0))
+        limit = int(params.get("limit", 50))
+        return Reply(found[start : start + limit], {"total": len(found)})
+
+    router.add("GET", "/nodes/{node}/tasks", index)
     router.add("GET", "/nodes/{node}/tasks/{upid}/status", status)
     router.add("GET", "/nodes/{node}/tasks/{upid}/log", log)
 
 
+def _status_type(task: Task) -> str:
+    """PVE's classes of exit status: ok, warning, error."""
+    if task.exitstatus == "OK":
+        return "ok"
+    return "warning" if task.exitstatus.startswith("WARNINGS") else "error"
+
+
+def _selected(task: Task, params: Mapping[str, Any]) -> bool:
+    """Whether a task passes the index's filters."""
+    if params.get("userfilter") and str(params["userfilter"]).lower() not in task.user.lower():
+        return False
+    if params.get("typefilter") and task.type != params["typefilter"]:
+        return False
+    if params.get("since") is not None and task.starttime < int(params["since"]):
+        return False
+    if params.get("until") is not None and task.starttime > int(params["until"]):
+        return False
+    if task.running:
+        return True
+    wanted = {"ok", "warning", "error", "unknown"}
+    if str(params.get("errors")) == "1":
+        wanted.discard("ok")
+    elif params.get("statusfilter"):
+        wanted = {s.lower() for s in split_list(str(params["statusfilter"]))}
+    return _status_type(task) in wanted
+
+
+def _listed(task: Task) -> dict[str, Any]:
+    """A task as the index lists it: finished ones with end time and exit status."""
+    entry: dict[str, Any] = {
+        "upid": task.upid,
+        "node": task.node,
+        "pid": task.pid,
+        "pstart": task.pstart,
+        "starttime": task.starttime,
+        "type": task.type,
+        "id": task.id,
+        "user": task.user,
+    }
+    if not task.running:
+        entry["endtime"] = int(task.ends_at) if task.ends_at else task.starttime
+        entry["status"] = task.exitstatus
+    return entry
+
+
 _STATUS = {"node": Param(optional=False, format="pve-node"), "upid": Param(optional=False)}
+_INDEX = {
+    "node": Param(optional=False, format="pve-node"),
+    "start": Param(type="integer", minimum=0),
+    "limit": Param(type="integer", minimum=0),
+    "userfilter": Param(),
+    "typefilter": Param(),
+    "vmid": Param(type="integer", minimum=100, maximum=999999999),
+    "errors": Param(type="boolean"),
+    "source": Param(enum=("archive", "active", "all")),
+    "since": Param(type="integer"),
+    "until": Param(type="integer"),
+    "statusfilter": Param(),
+}
 _LOG = {
     **_STATUS,
     "start": Param(type="integer", minimum=0),

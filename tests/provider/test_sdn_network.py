@@ -427,6 +427,28 @@ def test_apply_task_failure_restores_the_previous_config(
     assert simulator.cluster.sdn.lock() is None
 
 
+def test_a_node_whose_reload_fails_is_noticed_though_the_apply_task_ends_ok(
+    cluster: SimulatorHandle,
+) -> None:
+    """pve2 cannot load its network: the SDN apply task still ends OK, pvenet reads pve2's own
+    reload task, calls the change not live, and puts the previous config back."""
+    network = cluster.proxmox().nodes("pve2").network
+    network.post(iface="eno9", type="eth")
+    network.post(iface="vmbr9", type="bridge", bridge_ports="eno9", autostart=1)
+    network.put()  # fails on pve2 (no NIC eno9), leaving the broken file live
+    sdn = configured(cluster)
+    with pytest.raises(NodeError) as failed:
+        create(sdn, NAT)
+    message = str(failed.value)
+    assert (
+        "node pve2.reload: desired 'OK', current \"command 'ifreload -a' failed: exit code 1\""
+        in message
+    )
+    assert "pvenet wrote the previous SDN configuration back and applied it" in message
+    empty: dict[str, list[Any]] = {"zones": [], "vnets": [], "subnets": []}
+    assert sdn_config(cluster, running=1) == empty
+
+
 def test_apply_task_failure_on_create_leaves_nothing(
     simulator: SimulatorHandle, sdn: SdnNetworkProvider
 ) -> None:
