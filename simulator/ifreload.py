@@ -55,7 +55,7 @@ def problems(interfaces: str, sdn: str | None, nics: list[str]) -> list[tuple[st
                     found.append((name, f"bridge port {port} does not exist"))
         if kind == "bond":
             for slave in split_ports(stanza.get("slaves")):
-                if slave not in nics:
+                if slave not in nics and ifaces.get(slave, {}).get("type") != "bond":
                     found.append((name, f"bond slave {slave} does not exist"))
         if kind == "vlan":
             parent = str(stanza.get("vlan-raw-device") or "")

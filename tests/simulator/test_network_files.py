@@ -340,3 +340,10 @@ def test_task_fail_fault_fails_the_apply(api: NodeApi) -> None:
     status = api.apply()
     assert status["exitstatus"] == "command 'ifreload -a' failed: exit code 1"
     assert "iface vmbr1" in (api.file(INTERFACES) or "")
+
+
+def test_bond_of_bonds_applies(api: NodeApi) -> None:
+    """The writer accepts a bond as a bond slave ('eth or bond'), and so does the reload."""
+    api.ok("POST", "/network", iface="bond1", type="bond", slaves="eno2")
+    api.ok("POST", "/network", iface="bond2", type="bond", slaves="bond1")
+    assert api.apply()["exitstatus"] == "OK"
