@@ -16,13 +16,13 @@ import ipaddress
 import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Literal, get_args
 
 from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError, field_validator
 
 from provider.errors import InvalidSpec
 
-BOND_MODES = (
+BondMode = Literal[
     "balance-rr",
     "active-backup",
     "balance-xor",
@@ -30,9 +30,11 @@ BOND_MODES = (
     "802.3ad",
     "balance-tlb",
     "balance-alb",
-)
+]
+HashPolicy = Literal["layer2", "layer2+3", "layer3+4"]
+BOND_MODES: tuple[str, ...] = get_args(BondMode)
+HASH_POLICIES: tuple[str, ...] = get_args(HashPolicy)
 HASH_POLICY_MODES = ("balance-xor", "802.3ad")
-HASH_POLICIES = ("layer2", "layer2+3", "layer3+4")
 
 IFACE_RE = re.compile(r"[a-zA-Z][a-zA-Z0-9_]{1,20}([:.]\d+)?")
 BRIDGE_RE = re.compile(r"[a-zA-Z][a-zA-Z0-9_]{0,9}")
@@ -215,17 +217,9 @@ class BondSpec(_InterfaceBase):
 
     type: Literal["bond"] = "bond"
     slaves: list[str]
-    bond_mode: Literal[
-        "balance-rr",
-        "active-backup",
-        "balance-xor",
-        "broadcast",
-        "802.3ad",
-        "balance-tlb",
-        "balance-alb",
-    ] = "balance-rr"
+    bond_mode: BondMode = "balance-rr"
     bond_primary: str | None = None
-    bond_xmit_hash_policy: Literal["layer2", "layer2+3", "layer3+4"] | None = None
+    bond_xmit_hash_policy: HashPolicy | None = None
 
     @field_validator("iface")
     @classmethod

@@ -119,20 +119,23 @@ class NodeInterfacesProvider(ResourceProvider):
     ) -> list[CheckFailure]:
         """Preview checks that need the node (one read, no writes); skipped if unreachable.
 
-        The target must fit the node as it is (a port another interface holds, an
-        MTU above a NIC's), and must not rewire the management path unless allowed.
+        The lockout guard fails the check. A target that does not fit the node as it
+        is now (a port another interface holds, a parent missing, an MTU above a
+        NIC's) is only a warning here: another resource of the same program may make
+        it fit before this one runs; if it still does not fit then, the change is
+        refused before any write.
         """
         if self._settings is None:
             return []
         try:
             client = self._client(node)
             current = snapshot(client.view())
-            problems = _fit_problems(node, current, resolve(targets, current.specs))
-            if not allow_management_change:
-                problems += _guard(client, current, targets)
+            problems = [] if allow_management_change else _guard(client, current, targets)
         except (*CALL_ERRORS, NodeError) as error:
             pulumi.log.warn(f"{node}: could not read the node to check at preview: {error}")
             return []
+        for problem in _fit_problems(node, current, resolve(targets, current.specs)):
+            pulumi.log.warn(f"{problem} (unless another resource of this program changes it)")
         return [CheckFailure("interfaces", p) for p in problems]
 
     def diff(self, _id: str, olds: dict[str, Any], news: dict[str, Any]) -> DiffResult:
