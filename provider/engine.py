@@ -4,15 +4,20 @@ The engine hands providers values that are not quite the program's: numbers
 arrive as floats (``1500.0``, pulumi/pulumi#13830), and during preview any
 value may be unknown (an ``output.Unknown`` object, or the RPC sentinel
 string). These helpers undo the first and detect the second, so each
-provider's ``check`` and ``diff`` read the same way.
+provider's ``check`` and ``diff`` read the same way; ``ConfiguredProvider``
+is the base that reads connection settings without pickling them.
 """
 
 from __future__ import annotations
 
 from typing import Any
 
+from pulumi.dynamic import ConfigureRequest, ResourceProvider
 from pulumi.output import Unknown
 from pulumi.runtime import rpc
+
+from provider.client import Settings, settings_from
+from provider.errors import ConnectionSettingsError
 
 
 def is_unknown(value: Any) -> bool:
@@ -33,3 +38,45 @@ def coerce_numbers(value: Any) -> Any:
     if isinstance(value, dict):
         return {k: coerce_numbers(v) for k, v in value.items()}
     return value
+
+
+class ConfiguredProvider(ResourceProvider):
+    """A dynamic provider that reads its connection settings in ``configure``, never pickles them.
+
+    The engine unpickles a provider from state and then calls ``configure`` with
+    the stack config (``pvenet:endpoint``, ``pvenet:apiToken``, ...). Settings are
+    kept on the instance for that process only: ``__getstate__`` drops them, so
+    the pickle stored in state never holds the token.
+    """
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._settings: Settings | None = None
+        self._settings_error: str | None = None
+
+    def __getstate__(self) -> dict[str, Any]:
+        """Nothing of a configured provider is pickled (settings hold the token)."""
+        return {}
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        self._settings = None
+        self._settings_error = None
+
+    def configure(self, req: ConfigureRequest) -> None:
+        """Read the connection settings from stack config (``pvenet:*``) or the environment."""
+        try:
+            self._settings = settings_from(lambda key: req.config.get(f"pvenet:{key}"))
+        except ConnectionSettingsError as error:
+            self._settings, self._settings_error = None, str(error)
+
+    @property
+    def settings(self) -> Settings:
+        """The connection settings, or why there are none (an actionable error)."""
+        if self._settings is None:
+            raise ConnectionSettingsError(self._settings_error or "the provider was not configured")
+        return self._settings
+
+    @property
+    def configured(self) -> bool:
+        """Whether connection settings are available (checks that read the node need them)."""
+        return self._settings is not None

@@ -21,20 +21,19 @@ import pulumi
 from pulumi.dynamic import (
     CheckFailure,
     CheckResult,
-    ConfigureRequest,
     CreateResult,
     DiffResult,
     ReadResult,
     Resource,
-    ResourceProvider,
     UpdateResult,
 )
 
 from provider import ifupdown
-from provider.client import CALL_ERRORS, Client, Settings, settings_from, spec_from_api, stanza_of
+from provider.client import CALL_ERRORS, Client, spec_from_api, stanza_of
+from provider.engine import ConfiguredProvider
 from provider.engine import coerce_numbers as _coerce_numbers
 from provider.engine import is_unknown as _is_unknown
-from provider.errors import ConnectionSettingsError, NodeError
+from provider.errors import NodeError
 from provider.guard import management_changes
 from provider.model import EthSpec, Spec, load_spec, parse_interfaces, spec_to_dict
 from provider.plan import PlanError, plan
@@ -56,33 +55,11 @@ def set_targets(specs: list[Spec]) -> dict[str, Spec | None]:
     return {spec.iface: spec for spec in specs}
 
 
-class NodeInterfacesProvider(ResourceProvider):
+class NodeInterfacesProvider(ConfiguredProvider):
     """The engine-facing implementation of ``NodeInterfaces``."""
 
-    def __init__(self) -> None:
-        super().__init__()
-        self._settings: Settings | None = None
-        self._settings_error: str | None = None
-
-    def __getstate__(self) -> dict[str, Any]:
-        """Nothing of a configured provider is pickled (settings hold the token)."""
-        return {}
-
-    def __setstate__(self, state: dict[str, Any]) -> None:
-        self._settings = None
-        self._settings_error = None
-
-    def configure(self, req: ConfigureRequest) -> None:
-        """Read the connection settings from stack config (``pvenet:*``) or the environment."""
-        try:
-            self._settings = settings_from(lambda key: req.config.get(f"pvenet:{key}"))
-        except ConnectionSettingsError as error:
-            self._settings, self._settings_error = None, str(error)
-
     def _client(self, node: str) -> Client:
-        if self._settings is None:
-            raise ConnectionSettingsError(self._settings_error or "the provider was not configured")
-        return Client(self._settings, node)
+        return Client(self.settings, node)
 
     # -- check / diff ------------------------------------------------------------------------
 
@@ -125,7 +102,7 @@ class NodeInterfacesProvider(ResourceProvider):
         it fit before this one runs; if it still does not fit then, the change is
         refused before any write.
         """
-        if self._settings is None:
+        if not self.configured:
             return []
         try:
             client = self._client(node)

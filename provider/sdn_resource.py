@@ -20,18 +20,16 @@ import pulumi
 from pulumi.dynamic import (
     CheckFailure,
     CheckResult,
-    ConfigureRequest,
     CreateResult,
     DiffResult,
     ReadResult,
     Resource,
-    ResourceProvider,
     UpdateResult,
 )
 
-from provider.client import CALL_ERRORS, Settings, settings_from
-from provider.engine import coerce_numbers, is_unknown
-from provider.errors import ConnectionSettingsError, NodeError
+from provider.client import CALL_ERRORS
+from provider.engine import ConfiguredProvider, coerce_numbers, is_unknown
+from provider.errors import NodeError
 from provider.sdn_client import SdnClient, SdnObjects, describe_sdn
 from provider.sdn_model import (
     FIELDS,
@@ -51,33 +49,11 @@ IDENTITY = ("zone", "vnet")
 COMPUTED = ("rendered", "active_nodes")
 
 
-class SdnNetworkProvider(ResourceProvider):
+class SdnNetworkProvider(ConfiguredProvider):
     """The engine-facing implementation of ``SdnNetwork``."""
 
-    def __init__(self) -> None:
-        super().__init__()
-        self._settings: Settings | None = None
-        self._settings_error: str | None = None
-
-    def __getstate__(self) -> dict[str, Any]:
-        """Nothing of a configured provider is pickled (settings hold the token)."""
-        return {}
-
-    def __setstate__(self, state: dict[str, Any]) -> None:
-        self._settings = None
-        self._settings_error = None
-
-    def configure(self, req: ConfigureRequest) -> None:
-        """Read the connection settings from stack config (``pvenet:*``) or the environment."""
-        try:
-            self._settings = settings_from(lambda key: req.config.get(f"pvenet:{key}"))
-        except ConnectionSettingsError as error:
-            self._settings, self._settings_error = None, str(error)
-
     def _client(self) -> SdnClient:
-        if self._settings is None:
-            raise ConnectionSettingsError(self._settings_error or "the provider was not configured")
-        return SdnClient(self._settings)
+        return SdnClient(self.settings)
 
     # -- check / diff ----------------------------------------------------------------------------
 
@@ -111,7 +87,7 @@ class SdnNetworkProvider(ResourceProvider):
         into the rendered SNAT rules.
         """
         snat = any(subnet.snat for subnet in spec.subnets)
-        if self._settings is None or (spec.nodes is None and not snat):
+        if not self.configured or (spec.nodes is None and not snat):
             return [], None
         try:
             client = self._client()
