@@ -425,6 +425,25 @@ def stanza_of(spec: Spec) -> dict[str, Any]:
     return stanza
 
 
+def _wire_settings(spec: Spec) -> dict[str, Any]:
+    """Every setting of ``spec`` under its wire name; None where the spec has none."""
+    values: dict[str, Any] = {key: getattr(spec, key) for key in _COMMON_KEYS}
+    if isinstance(spec, BridgeSpec):
+        values["bridge_ports"] = " ".join(spec.bridge_ports) or None
+        values["bridge_vlan_aware"] = 1 if spec.bridge_vlan_aware else None
+        values["bridge_vids"] = " ".join(spec.bridge_vids) if spec.bridge_vids else None
+    if isinstance(spec, BondSpec):
+        values["slaves"] = " ".join(spec.slaves) or None
+        values["bond_mode"] = spec.bond_mode
+        values["bond-primary"] = spec.bond_primary
+        values["bond_xmit_hash_policy"] = spec.bond_xmit_hash_policy
+    if isinstance(spec, VlanSpec) and not DOTTED_VLAN_RE.fullmatch(spec.iface):
+        values["vlan-raw-device"] = spec.vlan_raw_device
+        if not NUMBERED_VLAN_RE.fullmatch(spec.iface):
+            values["vlan-id"] = spec.vlan_id
+    return values
+
+
 def to_params(spec: Spec, before: Spec | None) -> dict[str, Any]:
     """Form parameters that make the staged interface equal ``spec``.
 
@@ -433,43 +452,12 @@ def to_params(spec: Spec, before: Spec | None) -> dict[str, Any]:
     lacks are removed with ``delete=``.
     """
     params: dict[str, Any] = {"type": spec.type, "autostart": 1 if spec.autostart else 0}
-    wanted: dict[str, Any] = {key: getattr(spec, key) for key in _COMMON_KEYS}
-    had: dict[str, Any] = {key: getattr(before, key) for key in _COMMON_KEYS} if before else {}
-    if isinstance(spec, BridgeSpec):
-        wanted["bridge_ports"] = " ".join(spec.bridge_ports) or None
-        wanted["bridge_vlan_aware"] = 1 if spec.bridge_vlan_aware else None
-        wanted["bridge_vids"] = " ".join(spec.bridge_vids) if spec.bridge_vids else None
-    if isinstance(spec, BondSpec):
-        wanted["slaves"] = " ".join(spec.slaves) or None
-        wanted["bond_mode"] = spec.bond_mode
-        wanted["bond-primary"] = spec.bond_primary
-        wanted["bond_xmit_hash_policy"] = spec.bond_xmit_hash_policy
-    if isinstance(spec, VlanSpec) and not DOTTED_VLAN_RE.fullmatch(spec.iface):
-        wanted["vlan-raw-device"] = spec.vlan_raw_device
-        if not NUMBERED_VLAN_RE.fullmatch(spec.iface):
-            wanted["vlan-id"] = spec.vlan_id
-    if before is not None:
-        had.update(_wire_extras(before))
-    for key, value in wanted.items():
-        if value is not None:
-            params[key] = value
+    wanted = _wire_settings(spec)
+    had = _wire_settings(before) if before is not None else {}
+    params.update({key: value for key, value in wanted.items() if value is not None})
     removed = sorted(
         key for key, value in had.items() if value is not None and wanted.get(key) is None
     )
     if removed:
         params["delete"] = ",".join(removed)
     return params
-
-
-def _wire_extras(spec: Spec) -> dict[str, Any]:
-    """Type-specific settings of ``spec`` under their wire names (for ``delete=``)."""
-    extras: dict[str, Any] = {}
-    if isinstance(spec, BridgeSpec):
-        extras["bridge_ports"] = " ".join(spec.bridge_ports) or None
-        extras["bridge_vlan_aware"] = 1 if spec.bridge_vlan_aware else None
-        extras["bridge_vids"] = " ".join(spec.bridge_vids) if spec.bridge_vids else None
-    if isinstance(spec, BondSpec):
-        extras["slaves"] = " ".join(spec.slaves) or None
-        extras["bond-primary"] = spec.bond_primary
-        extras["bond_xmit_hash_policy"] = spec.bond_xmit_hash_policy
-    return extras
