@@ -112,17 +112,7 @@ def register(router: Router, cluster: Cluster) -> None:
         validate({**request.params, "node": node, "upid": upid}, _STATUS)
         cluster.node(node)
         task = cluster.tasks.get(node, upid)
-        data: dict[str, Any] = {
-            "upid": task.upid,
-            "node": task.node,
-            "pid": task.pid,
-            "pstart": task.pstart,
-            "starttime": task.starttime,
-            "type": task.type,
-            "id": task.id,
-            "user": task.user,
-            "status": "running" if task.running else "stopped",
-        }
+        data = {**_identity(task), "status": "running" if task.running else "stopped"}
         if not task.running:
             data["exitstatus"] = task.exitstatus
         return Reply(data)
@@ -185,9 +175,9 @@ def _selected(task: Task, params: Mapping[str, Any]) -> bool:
     return _status_type(task) in wanted
 
 
-def _listed(task: Task) -> dict[str, Any]:
-    """A task as the index lists it: finished ones with end time and exit status."""
-    entry: dict[str, Any] = {
+def _identity(task: Task) -> dict[str, Any]:
+    """The fields that identify a task in the status and the index answers."""
+    return {
         "upid": task.upid,
         "node": task.node,
         "pid": task.pid,
@@ -197,6 +187,11 @@ def _listed(task: Task) -> dict[str, Any]:
         "id": task.id,
         "user": task.user,
     }
+
+
+def _listed(task: Task) -> dict[str, Any]:
+    """A task as the index lists it: finished ones with end time and exit status."""
+    entry = _identity(task)
     if not task.running:
         entry["endtime"] = int(task.ends_at) if task.ends_at else task.starttime
         entry["status"] = task.exitstatus

@@ -11,28 +11,10 @@ import pytest
 from simulator.api import Request
 from simulator.cluster import Cluster
 from simulator.errors import ApiError
+from simulator.node import installer_interfaces
 
 # The installer's file on a node with three NICs, as the reference example starts from.
-INSTALLER = """\
-auto lo
-iface lo inet loopback
-
-iface eno1 inet manual
-
-auto vmbr0
-iface vmbr0 inet static
-	address 192.168.10.2/24
-	gateway 192.168.10.1
-	bridge-ports eno1
-	bridge-stp off
-	bridge-fd 0
-
-iface eno2 inet manual
-
-iface eno3 inet manual
-
-source /etc/network/interfaces.d/*
-"""
+INSTALLER = installer_interfaces(["eno1", "eno2", "eno3"], "192.168.10.2/24", "192.168.10.1")
 
 
 @dataclass

@@ -23,29 +23,12 @@ from proxmoxer import ProxmoxAPI
 from proxmoxer.core import ResourceException
 
 from simulator.demo import PID_FILE, running_pid
-from simulator.node import INTERFACES, INTERFACES_NEW, SDN_INTERFACES
+from simulator.node import INTERFACES, INTERFACES_NEW, SDN_INTERFACES, installer_interfaces
 from simulator.replay import replay
 from simulator.testing import SimulatorHandle
 
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
-BASE = """\
-auto lo
-iface lo inet loopback
-
-iface eno1 inet manual
-
-auto vmbr0
-iface vmbr0 inet static
-	address 192.168.10.2/24
-	gateway 192.168.10.1
-	bridge-ports eno1
-	bridge-stp off
-	bridge-fd 0
-
-iface eno2 inet manual
-
-source /etc/network/interfaces.d/*
-"""
+BASE = installer_interfaces(["eno1", "eno2"], "192.168.10.2/24", "192.168.10.1")
 NOT_IN_SCHEMA = (
     "property is not defined in schema and the schema does not allow additional properties"
 )
