@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
+import pulumi
 import pytest
 
 from provider.errors import ForeignPendingChanges, NodeError
@@ -355,17 +356,19 @@ def test_destroying_a_bond_puts_its_nics_back_as_they_were(
 def test_a_target_that_does_not_fit_the_node_warns_at_preview_and_is_refused_before_writes(
     simulator: SimulatorHandle,
     node_interfaces: NodeInterfacesProvider,
-    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     """A bridge with mtu 9000 on a NIC left at 1500: a warning at preview naming both (another
     resource might raise the NIC's MTU first), then a refusal before any write."""
+    warnings: list[str] = []
+    monkeypatch.setattr(pulumi.log, "warn", lambda message, *_, **__: warnings.append(message))
     news = {
         "node": "pve1",
         "interfaces": [{"iface": "vmbr1", "type": "bridge", "bridge_ports": ["eno2"], "mtu": 9000}],
     }
     inputs = checked(node_interfaces, news)
     warning = "the target does not fit the node: mtu of eno2 (1500) is lower than vmbr1's (9000)"
-    assert warning in capsys.readouterr().err
+    assert any(warning in w for w in warnings), warnings
     simulator.requests.clear()
     with pytest.raises(NodeError, match=r"mtu of eno2 \(1500\) is lower than vmbr1's \(9000\)"):
         node_interfaces.create(inputs)
