@@ -1,0 +1,1 @@
+"""Kernel tier: the simulator's files applied by Debian's ifupdown2 in network namespaces."""
