@@ -25,24 +25,13 @@ import inspect
 import re
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any, Literal
+from typing import Any
 
 import pulumi
 
 from components.errors import ArgumentProblem, InvalidArguments
-from provider.model import Problem, parse_interfaces
+from provider.model import BondMode, HashPolicy, Problem, parse_interfaces
 from provider.resources import NodeInterfaces
-
-BondMode = Literal[
-    "balance-rr",
-    "active-backup",
-    "balance-xor",
-    "broadcast",
-    "802.3ad",
-    "balance-tlb",
-    "balance-alb",
-]
-HashPolicy = Literal["layer2", "layer2+3", "layer3+4"]
 
 LACP_MODE = "802.3ad"
 
@@ -263,7 +252,37 @@ def _common_settings(arguments: Mapping[str, Any]) -> tuple[_Setting, ...]:
     )
 
 
-class BridgedNetwork(pulumi.ComponentResource):
+class _NodeComponent(pulumi.ComponentResource):
+    """A component that owns one ``NodeInterfaces`` set; ``validate`` checks its arguments."""
+
+    @classmethod
+    def validate(cls, name: str, **arguments: Any) -> None:
+        """Raise what ``cls(name, **arguments)`` would for bad arguments; register nothing.
+
+        ``InvalidArguments`` names each bad argument (plain values are checked in
+        full, ``Output``s once they resolve, as in the constructor); ``TypeError``
+        an argument the component does not take, or a required one left out. A
+        caller that declares several components validates all of them first, so
+        a mistake in the last one cannot leave the first ones half deployed.
+        """
+        layout, rules = _SETS[cls]
+        _interfaces_input(cls.__name__, name, _set_arguments(cls, name, arguments), layout, rules)
+
+
+# Arguments of a node component that are not settings of the interfaces in its set.
+_NOT_SET_ARGUMENTS = frozenset({"self", "name", "node", "adopt", "allow_management_change", "opts"})
+
+
+def _set_arguments(
+    component: type[pulumi.ComponentResource], name: str, given: Mapping[str, Any]
+) -> dict[str, Any]:
+    """The arguments the constructor turns into interface settings, its defaults filled in."""
+    bound = inspect.signature(component.__init__).bind(None, name, **given)
+    bound.apply_defaults()
+    return {k: v for k, v in bound.arguments.items() if k not in _NOT_SET_ARGUMENTS}
+
+
+class BridgedNetwork(_NodeComponent):
     """A Linux bridge with physical port(s): guests sit on the real LAN (the default mode).
 
     The bridge (``vmbrN``) is the node's virtual switch; its ports are NICs
@@ -376,7 +395,7 @@ def _bridged_layout(arguments: Mapping[str, Any]) -> Layout:
     ]
 
 
-class BondedUplink(pulumi.ComponentResource):
+class BondedUplink(_NodeComponent):
     """A bond of NICs, optionally with a bridge on top, as one atomic set (the bond mode).
 
     The bond joins several NICs into one link for bandwidth and/or failover;
@@ -560,7 +579,7 @@ def _bonded_rules(arguments: Mapping[str, Any]) -> list[Problem]:
     return problems
 
 
-class VlanNetwork(pulumi.ComponentResource):
+class VlanNetwork(_NodeComponent):
     """A host VLAN interface on a bridge or bond: the node's own address in one VLAN.
 
     Named ``<parent>.<vlan_id>`` (``vmbr0.50``, ``bond0.50``) by default; a
@@ -666,3 +685,10 @@ def _vlan_layout(arguments: Mapping[str, Any]) -> Layout:
             ),
         )
     ]
+
+
+_SETS: dict[type[_NodeComponent], tuple[Callable[[Mapping[str, Any]], Layout], Rules]] = {
+    BridgedNetwork: (_bridged_layout, _no_rules),
+    BondedUplink: (_bonded_layout, _bonded_rules),
+    VlanNetwork: (_vlan_layout, _no_rules),
+}

@@ -21,6 +21,7 @@ Which one to choose:
 
 from __future__ import annotations
 
+import inspect
 import ipaddress
 from collections.abc import Mapping, Sequence
 from typing import Any
@@ -28,7 +29,7 @@ from typing import Any
 import pulumi
 from pydantic import TypeAdapter, ValidationError
 
-from provider.errors import InvalidSpec
+from components.errors import ArgumentProblem, InvalidArguments
 from provider.model import Problem
 from provider.sdn_model import IpText, parse_sdn
 from provider.sdn_resource import SdnNetwork
@@ -58,9 +59,14 @@ def _argument(path: str) -> str:
 
 
 def _raise(kind: str, name: str, problems: Sequence[Problem]) -> None:
+    """Raise one InvalidArguments naming the component and each argument, if there are problems."""
     if problems:
-        raise InvalidSpec(
-            "; ".join(f"{kind} '{name}': {_argument(p.path)}: {p.message}" for p in problems)
+        found = [ArgumentProblem(_argument(p.path), p.message) for p in problems]
+        raise InvalidArguments(
+            "; ".join(f"{kind} '{name}': {p.argument}: {p.message}" for p in found),
+            component=kind,
+            name=name,
+            problems=found,
         )
 
 
@@ -132,7 +138,7 @@ def _validate(
     dhcp_range: Any = None,
     dns_server: Any = None,
 ) -> None:
-    """Check every argument that is a plain value now; raise InvalidSpec naming the argument."""
+    """Check every argument that is a plain value now; InvalidArguments names the argument."""
     problems: list[Problem] = []
     if dhcp_range is not None and not _is_output(dhcp_range):
         if not isinstance(dhcp_range, (tuple, list)) or len(dhcp_range) != 2:
@@ -176,6 +182,8 @@ def _ip_problems(path: str, value: Any) -> list[Problem]:
 class _SdnComponent(pulumi.ComponentResource):
     """A component that owns one ``SdnNetwork`` (``<name>-sdn``) with one subnet."""
 
+    _snat: bool
+
     attach: pulumi.Output[str]
     """What guests attach to: the vnet's name (``net0: virtio,bridge=<attach>``)."""
     vnet: pulumi.Output[str]
@@ -188,6 +196,32 @@ class _SdnComponent(pulumi.ComponentResource):
     """The SDN zone's id."""
     network: SdnNetwork
     """The child resource that owns the zone, vnet and subnet."""
+
+    @classmethod
+    def validate(cls, name: str, **arguments: Any) -> None:
+        """Raise what ``cls(name, **arguments)`` would for bad arguments; register nothing.
+
+        ``InvalidArguments`` names each bad argument that is a plain value;
+        ``TypeError`` an argument the component does not take, or a required one
+        left out. A caller that declares several components validates all of
+        them first, so a mistake in the last one cannot leave the first ones
+        half deployed.
+        """
+        bound = inspect.signature(cls.__init__).bind(None, name, **arguments)
+        bound.apply_defaults()
+        given = bound.arguments
+        _validate(
+            cls.__name__,
+            name,
+            zone=given["zone"],
+            vnet=given["vnet"],
+            cidr=given["cidr"],
+            nodes=given["nodes"],
+            mtu=given["mtu"],
+            snat=cls._snat,
+            dhcp_range=given.get("dhcp_range"),
+            dns_server=given.get("dns_server"),
+        )
 
     def _build(
         self,
@@ -273,6 +307,8 @@ class RoutedSubnet(_SdnComponent):
     ``cidr`` (the block, e.g. ``203.0.113.16/28``) and ``zone``.
     """
 
+    _snat = False
+
     def __init__(
         self,
         name: str,
@@ -330,6 +366,8 @@ class NatGateway(_SdnComponent):
     Outputs: ``attach`` (the vnet guests attach to), ``vnet``, ``gateway``,
     ``cidr`` (the subnet, e.g. ``10.10.10.0/24``) and ``zone``.
     """
+
+    _snat = True
 
     def __init__(
         self,

@@ -1,0 +1,1 @@
+"""Every example program end to end, and ``render`` of the homelab example."""

@@ -1,0 +1,1 @@
+"""The root program's stacks (dev, prod) end to end, ``up``'s CLI handling, bad stack config."""
