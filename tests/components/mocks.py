@@ -21,7 +21,7 @@ import asyncio
 from typing import Any
 
 import pulumi
-from pulumi.runtime import MockResourceArgs
+from pulumi.runtime import MockResourceArgs, rpc
 
 from components.local_engine import (
     DYNAMIC_PREFIX,
@@ -78,3 +78,24 @@ class RecordingMocks(Recorder):
         found = [a for a in self.seen if a.name == name]
         assert len(found) == 1, f"expected one resource named {name!r}, saw {found!r}"
         return found[0]
+
+
+STACK_URN = "urn:pulumi:stack::pvenet::"
+
+
+def registered(mocks: RecordingMocks) -> list[tuple[str, str, bool]]:
+    """(type, name, custom) of every registration, in order."""
+    return [(a.typ, a.name, bool(a.custom)) for a in mocks.seen]
+
+
+def child_inputs(mocks: RecordingMocks, name: str, child_type: str) -> dict[str, Any]:
+    """The inputs a component gave its dynamic-resource child, without the pickled provider."""
+    args = mocks.named(name)
+    assert args.typ == child_type, f"{name} is a {args.typ}"
+    assert rpc.is_rpc_secret(args.inputs["__provider"]), f"{name}: __provider is not secret"
+    return {k: v for k, v in args.inputs.items() if k != "__provider"}
+
+
+def child_urn(component_type: str, child_type: str, child: str) -> str:
+    """The URN of a child of ``child_type`` whose parent is a component of ``component_type``."""
+    return f"{STACK_URN}pvenet:index:{component_type}${child_type}::{child}"

@@ -18,45 +18,21 @@ from typing import Any
 import pulumi
 import pytest
 from pulumi.output import Unknown
-from pulumi.runtime import rpc
 
 from components.node import BondedUplink, BridgedNetwork, VlanNetwork
 from provider.errors import InvalidSpec
 from provider.resources import NodeInterfaces
-from tests.components.mocks import RecordingMocks, settle_failed_run, unknown_output
+from tests.components.mocks import (
+    STACK_URN,
+    RecordingMocks,
+    child_inputs,
+    child_urn,
+    registered,
+    settle_failed_run,
+    unknown_output,
+)
 
 NODE_INTERFACES = "pulumi-python:dynamic/pvenet:NodeInterfaces"
-STACK_URN = "urn:pulumi:stack::pvenet::"
-
-
-@pytest.fixture
-def mocks() -> RecordingMocks:
-    """Mocks for a ``pulumi up``: every registration recorded, inputs echoed as outputs."""
-    return RecordingMocks().install()
-
-
-@pytest.fixture
-def preview_mocks() -> RecordingMocks:
-    """Mocks for a ``pulumi preview``: custom resources get unknown ids and computed outputs."""
-    return RecordingMocks(preview=True).install()
-
-
-def registered(mocks: RecordingMocks) -> list[tuple[str, str, bool]]:
-    """(type, name, custom) of every registration, in order."""
-    return [(a.typ, a.name, bool(a.custom)) for a in mocks.seen]
-
-
-def child_inputs(mocks: RecordingMocks, name: str) -> dict[str, Any]:
-    """The inputs the component gave its NodeInterfaces child, without the pickled provider."""
-    args = mocks.named(name)
-    assert args.typ == NODE_INTERFACES, f"{name} is a {args.typ}"
-    assert rpc.is_rpc_secret(args.inputs["__provider"]), f"{name}: __provider is not secret"
-    return {k: v for k, v in args.inputs.items() if k != "__provider"}
-
-
-def child_urn(component_type: str, child: str) -> str:
-    """The URN of a NodeInterfaces child whose parent is a component of ``component_type``."""
-    return f"{STACK_URN}pvenet:index:{component_type}${NODE_INTERFACES}::{child}"
 
 
 # -- BridgedNetwork -----------------------------------------------------------------------------
@@ -87,8 +63,8 @@ def test_bridged_network_is_one_bridge_in_one_set(mocks: RecordingMocks) -> pulu
             (NODE_INTERFACES, "lan-interfaces", True),
         ]
         assert urn == f"{STACK_URN}pulumi:pulumi:Stack$pvenet:index:BridgedNetwork::lan"
-        assert child == child_urn("BridgedNetwork", "lan-interfaces")
-        assert child_inputs(mocks, "lan-interfaces") == {
+        assert child == child_urn("BridgedNetwork", NODE_INTERFACES, "lan-interfaces")
+        assert child_inputs(mocks, "lan-interfaces", NODE_INTERFACES) == {
             "node": "pve1",
             "adopt": True,
             "allow_management_change": False,
@@ -128,7 +104,7 @@ def test_bridged_network_without_address_leaves_unset_settings_out(
 
     def check(values: list[Any]) -> None:
         cidr, gateway = values
-        assert child_inputs(mocks, "lab-interfaces")["interfaces"] == [
+        assert child_inputs(mocks, "lab-interfaces", NODE_INTERFACES)["interfaces"] == [
             {"iface": "vmbr9", "type": "bridge", "bridge_ports": [], "bridge_vlan_aware": False}
         ]
         assert (cidr, gateway) == (None, None)
@@ -165,8 +141,8 @@ def test_bonded_uplink_is_bond_and_bridge_in_one_set_with_the_address_on_the_bri
             ("pvenet:index:BondedUplink", "uplink", False),
             (NODE_INTERFACES, "uplink-interfaces", True),
         ]
-        assert child == child_urn("BondedUplink", "uplink-interfaces")
-        assert child_inputs(mocks, "uplink-interfaces") == {
+        assert child == child_urn("BondedUplink", NODE_INTERFACES, "uplink-interfaces")
+        assert child_inputs(mocks, "uplink-interfaces", NODE_INTERFACES) == {
             "node": "pve1",
             "adopt": False,
             "allow_management_change": True,
@@ -226,7 +202,7 @@ def test_bonded_uplink_without_bridge_puts_the_address_on_the_bond(
 
     def check(values: list[Any]) -> None:
         attach, bond, bridge = values
-        assert child_inputs(mocks, "storage-interfaces")["interfaces"] == [
+        assert child_inputs(mocks, "storage-interfaces", NODE_INTERFACES)["interfaces"] == [
             {
                 "iface": "bond2",
                 "type": "bond",
@@ -287,8 +263,8 @@ def test_vlan_network_is_named_parent_dot_id_by_default(
             ("pvenet:index:VlanNetwork", "mgmt", False),
             (NODE_INTERFACES, "mgmt-interfaces", True),
         ]
-        assert child == child_urn("VlanNetwork", "mgmt-interfaces")
-        assert child_inputs(mocks, "mgmt-interfaces") == {
+        assert child == child_urn("VlanNetwork", NODE_INTERFACES, "mgmt-interfaces")
+        assert child_inputs(mocks, "mgmt-interfaces", NODE_INTERFACES) == {
             "node": "pve1",
             "adopt": False,
             "allow_management_change": False,
@@ -320,7 +296,7 @@ def test_vlan_network_with_a_custom_name_uses_raw_device_and_id(iface: str) -> N
         vlan = VlanNetwork("storage", node="pve1", parent="bond0", vlan_id=60, iface=iface)
 
         def check(attach: str) -> None:
-            assert child_inputs(mocks, "storage-interfaces")["interfaces"] == [
+            assert child_inputs(mocks, "storage-interfaces", NODE_INTERFACES)["interfaces"] == [
                 {"iface": iface, "type": "vlan", "vlan_raw_device": "bond0", "vlan_id": 60}
             ]
             assert attach == iface
@@ -342,7 +318,7 @@ def test_a_component_output_can_be_another_components_argument(
 
     def check(iface: str) -> None:
         assert iface == "vmbr1.20"
-        inputs = child_inputs(mocks, "vlan20-interfaces")
+        inputs = child_inputs(mocks, "vlan20-interfaces", NODE_INTERFACES)
         assert inputs["node"] == "pve1"
         assert inputs["interfaces"] == [
             {"iface": "vmbr1.20", "type": "vlan", "vlan_raw_device": "vmbr1", "vlan_id": 20}
@@ -369,7 +345,9 @@ def test_preview_with_an_unknown_bridged_address(
             ("pvenet:index:BridgedNetwork", "lan", False),
             (NODE_INTERFACES, "lan-interfaces", True),
         ]
-        assert isinstance(child_inputs(preview_mocks, "lan-interfaces")["interfaces"], Unknown)
+        assert isinstance(
+            child_inputs(preview_mocks, "lan-interfaces", NODE_INTERFACES)["interfaces"], Unknown
+        )
         assert attach == "vmbr0"
         assert isinstance(cidr, Unknown)
         assert isinstance(child_id, Unknown), "a resource to be created has no id at preview"
@@ -394,7 +372,9 @@ def test_preview_with_unknown_bond_slaves(preview_mocks: RecordingMocks) -> pulu
 
     def check(values: list[Any]) -> None:
         attach, bond = values
-        assert isinstance(child_inputs(preview_mocks, "uplink-interfaces")["interfaces"], Unknown)
+        assert isinstance(
+            child_inputs(preview_mocks, "uplink-interfaces", NODE_INTERFACES)["interfaces"], Unknown
+        )
         assert (attach, bond) == ("vmbr1", "bond1")
         [message] = preview_mocks.logs.messages()
         assert "the switch ports of its slaves must be configured as one LACP" in message
@@ -409,7 +389,9 @@ def test_preview_with_an_unknown_vlan_parent(preview_mocks: RecordingMocks) -> p
 
     def check(values: list[Any]) -> None:
         attach, iface = values
-        assert isinstance(child_inputs(preview_mocks, "vlan20-interfaces")["interfaces"], Unknown)
+        assert isinstance(
+            child_inputs(preview_mocks, "vlan20-interfaces", NODE_INTERFACES)["interfaces"], Unknown
+        )
         assert isinstance(attach, Unknown)
         assert isinstance(iface, Unknown)
 

@@ -22,7 +22,6 @@ from typing import Any
 import pulumi
 import pytest
 from pulumi.output import Unknown
-from pulumi.runtime import rpc
 
 from components.sdn import NatGateway, RoutedSubnet
 from provider.errors import InvalidSpec
@@ -30,45 +29,18 @@ from provider.sdn_resource import SdnNetwork
 from simulator.node import SDN_INTERFACES
 from simulator.testing import SimulatorHandle
 from tests.components.mocks import (
+    STACK_URN,
     RealProviderMocks,
     RecordingMocks,
+    child_inputs,
+    child_urn,
+    registered,
     settle_failed_run,
     unknown_output,
 )
 from tests.provider.conftest import stack_config
 
 SDN_NETWORK = "pulumi-python:dynamic/pvenet:SdnNetwork"
-STACK_URN = "urn:pulumi:stack::pvenet::"
-
-
-@pytest.fixture
-def mocks() -> RecordingMocks:
-    """Mocks for a ``pulumi up``: every registration recorded, inputs echoed as outputs."""
-    return RecordingMocks().install()
-
-
-@pytest.fixture
-def preview_mocks() -> RecordingMocks:
-    """Mocks for a ``pulumi preview``: custom resources get unknown ids and computed outputs."""
-    return RecordingMocks(preview=True).install()
-
-
-def registered(mocks: RecordingMocks) -> list[tuple[str, str, bool]]:
-    """(type, name, custom) of every registration, in order."""
-    return [(a.typ, a.name, bool(a.custom)) for a in mocks.seen]
-
-
-def child_inputs(mocks: RecordingMocks, name: str) -> dict[str, Any]:
-    """The inputs the component gave its SdnNetwork child, without the pickled provider."""
-    args = mocks.named(name)
-    assert args.typ == SDN_NETWORK, f"{name} is a {args.typ}"
-    assert rpc.is_rpc_secret(args.inputs["__provider"]), f"{name}: __provider is not secret"
-    return {k: v for k, v in args.inputs.items() if k != "__provider"}
-
-
-def child_urn(component_type: str, child: str) -> str:
-    """The URN of an SdnNetwork child whose parent is a component of ``component_type``."""
-    return f"{STACK_URN}pvenet:index:{component_type}${SDN_NETWORK}::{child}"
 
 
 def outputs(component: RoutedSubnet | NatGateway) -> pulumi.Output[list[Any]]:
@@ -103,8 +75,8 @@ def test_nat_gateway_is_one_sdn_network_with_a_snat_subnet(
             (SDN_NETWORK, "lab-sdn", True),
         ]
         assert urn == f"{STACK_URN}pulumi:pulumi:Stack$pvenet:index:NatGateway::lab"
-        assert child == child_urn("NatGateway", "lab-sdn")
-        assert child_inputs(mocks, "lab-sdn") == {
+        assert child == child_urn("NatGateway", SDN_NETWORK, "lab-sdn")
+        assert child_inputs(mocks, "lab-sdn", SDN_NETWORK) == {
             "zone": "labnat",
             "vnet": "labnet",
             "subnets": [
@@ -130,7 +102,7 @@ def test_nat_gateway_defaults_to_10_10_10_1_without_dhcp(
     lab = NatGateway("lab", zone="labnat", vnet="labnet", nodes=["pve1"], mtu=1400)
 
     def check(values: list[Any]) -> None:
-        inputs = child_inputs(mocks, "lab-sdn")
+        inputs = child_inputs(mocks, "lab-sdn", SDN_NETWORK)
         assert inputs["subnets"] == [
             {"cidr": "10.10.10.0/24", "gateway": "10.10.10.1", "snat": True, "dhcp_ranges": []}
         ]
@@ -158,8 +130,8 @@ def test_routed_subnet_splits_the_gateway_from_the_block(
             ("pvenet:index:RoutedSubnet", "public", False),
             (SDN_NETWORK, "public-sdn", True),
         ]
-        assert child == child_urn("RoutedSubnet", "public-sdn")
-        assert child_inputs(mocks, "public-sdn") == {
+        assert child == child_urn("RoutedSubnet", SDN_NETWORK, "public-sdn")
+        assert child_inputs(mocks, "public-sdn", SDN_NETWORK) == {
             "zone": "pubrt",
             "vnet": "pubnet",
             "subnets": [
@@ -211,7 +183,7 @@ def test_preview_with_an_unknown_cidr(preview_mocks: RecordingMocks) -> pulumi.O
             ("pvenet:index:NatGateway", "lab", False),
             (SDN_NETWORK, "lab-sdn", True),
         ]
-        assert isinstance(child_inputs(preview_mocks, "lab-sdn")["subnets"], Unknown)
+        assert isinstance(child_inputs(preview_mocks, "lab-sdn", SDN_NETWORK)["subnets"], Unknown)
         assert (attach, vnet, zone) == ("labnet", "labnet", "labnat")
         assert isinstance(gateway, Unknown)
         assert isinstance(cidr, Unknown)
