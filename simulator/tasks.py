@@ -90,7 +90,7 @@ class Tasks:
         """The node's tasks, newest first (as the node's task index lists them)."""
         tasks = [Task(**json.loads(path.read_text())) for path in self._dir.glob("*.json")]
         mine = [task for task in tasks if task.node == node]
-        return sorted(mine, key=lambda task: (task.starttime, task.pstart), reverse=True)
+        return sorted(mine, key=lambda task: (task.starttime, task.pstart, task.pid), reverse=True)
 
     def get(self, node: str, upid: str) -> Task:
         """The task with ``upid`` on ``node``, or Proxmox's error for an unknown one."""
