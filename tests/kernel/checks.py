@@ -11,7 +11,7 @@ import time
 from collections.abc import Callable, Mapping
 
 from tests.kernel.netns import Netns
-from tests.kernel.topology import GUEST_PORT, HOST, UPSTREAM, Guest, Host, Wan
+from tests.kernel.topology import ECHO_PORT, GUEST_PORT, HOST, UPSTREAM, Guest, Host, Wan
 
 # How long a traffic check keeps retrying before it gives up (first packets need ARP).
 PATIENCE_S = 5.0
@@ -44,11 +44,24 @@ def blocked(src: Netns, url: str) -> None:
     assert not result.ok, f"{src.name} -> {url} answered: {result}"
 
 
-def check_bridged(wan: Wan, pve: Host, vm: Guest, patience: float = PATIENCE_S) -> None:
-    """Host and guest reach the upstream with their own addresses, and it reaches the guest."""
-    reaches(pve.ns, f"{wan.url}/host", HOST, patience)
-    reaches(vm.ns, f"{wan.url}/guest", vm.ip, patience)
-    reaches(wan.ns, f"{vm.url}/from-wan", UPSTREAM, patience)
+def check_bridged(
+    wan: Wan,
+    pve: Host,
+    vm: Guest,
+    patience: float = PATIENCE_S,
+    *,
+    upstream: str = UPSTREAM,
+    host: str = HOST,
+) -> None:
+    """Host and guest reach the upstream with their own addresses, and it reaches the guest.
+
+    ``upstream`` and ``host`` are both ends' addresses on the bridged segment
+    (the uplink segment by default).
+    """
+    url = f"http://{upstream}:{ECHO_PORT}"
+    reaches(pve.ns, f"{url}/host", host, patience)
+    reaches(vm.ns, f"{url}/guest", vm.ip, patience)
+    reaches(wan.ns, f"{vm.url}/from-wan", upstream, patience)
 
 
 def check_nat(wan: Wan, pve: Host, vm: Guest, patience: float = PATIENCE_S) -> None:

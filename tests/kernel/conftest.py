@@ -33,7 +33,7 @@ from typing import Any
 
 import pytest
 
-from tests.kernel import ifupdown2, probes, qemu
+from tests.kernel import ifupdown2, probes, qemu, scenarios
 from tests.kernel.netns import Lab
 from tests.kernel.topology import (
     Guests,
@@ -178,6 +178,11 @@ def _prepare(config: pytest.Config, tier: Tier, items: list[pytest.Item]) -> Non
     tier.features = probes.features()
     tier.state_base = _state_base()
     if IN_GUEST:
+        rendered = Path(os.environ.get(qemu.RESULTS_ENV, "/nonexistent")).with_name(
+            qemu.SCENARIOS_FILE
+        )
+        if rendered.exists():  # rendered by the host: Pulumi under TCG would take long
+            scenarios.load(rendered)
         return
     tier.host_before = probes.host_snapshot()
     delegated = [
@@ -200,6 +205,7 @@ def _prepare(config: pytest.Config, tier: Tier, items: list[pytest.Item]) -> Non
         tier.guest_error = f"preparing the QEMU guest failed:\n{traceback.format_exc()}"
         return
     tier.guest = qemu.GuestRun(delegated, tier.state_base / "qemu")
+    scenarios.save(tier.guest.share / qemu.SCENARIOS_FILE)  # the guest does not render
     tier.guest.start(tier.kernel, ROOTDIR, sys.executable)
     _say(
         config,
@@ -369,7 +375,7 @@ def lab(tier: Tier, request: pytest.FixtureRequest) -> Iterator[Lab]:
 
 @pytest.fixture
 def wan(lab: Lab) -> Iterator[Wan]:
-    """The upstream router (203.0.113.1) with its echo server on :8080."""
+    """The upstream router (192.0.2.1) with its echo server on :8080."""
     with wan_namespace(lab) as made:
         yield made
 

@@ -34,6 +34,7 @@ from tests.kernel.netns import run
 
 GUEST_ENV = "PVENET_KERNEL_GUEST"  # set in the guest: run delegated tests natively there
 RESULTS_ENV = "PVENET_KERNEL_RESULTS"  # the guest's JSON results file
+SCENARIOS_FILE = "scenarios.json"  # next to the results: the files the host rendered
 ACCEL_ENV = "PVENET_KERNEL_QEMU_ACCEL"  # tcg (default) or kvm
 BOOT_MODULES = ("virtio_pci", "9pnet_virtio", "9p", "overlay")
 # Loaded by the guest's PID 1 before pytest starts (the rest autoload via modprobe).
@@ -215,9 +216,14 @@ class GuestRun:
         """Wall time from boot to power-off."""
         return (self.finished or time.monotonic()) - self.started
 
+    @property
+    def share(self) -> Path:
+        """The writable share: the guest sees it as its results file's directory."""
+        return self.workdir / "share"
+
     def start(self, kernel: GuestKernel, rootdir: Path, python: str) -> None:
         """Boot the guest in the background."""
-        share = self.workdir / "share"
+        share = self.share
         share.mkdir(parents=True, exist_ok=True)
         guest_init = self.workdir / "guest-init.sh"
         guest_init.write_text(

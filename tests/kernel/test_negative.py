@@ -12,13 +12,13 @@ import pytest
 
 from tests.kernel import scenarios
 from tests.kernel.checks import applied, check_bridged, check_nat
-from tests.kernel.topology import HOST, UPSTREAM, Guests, Host, Wan
+from tests.kernel.topology import GUEST_CIDR, HOST, UPSTREAM, Guests, Host, Wan
 
 pytestmark = pytest.mark.kernel
 
 SDN = "/etc/network/interfaces.d/sdn"
 INTERFACES = "/etc/network/interfaces"
-WRONG_SOURCE = "203.0.113.99"  # on the upstream's segment, but nobody's address
+WRONG_SOURCE = "192.0.2.99"  # on the upstream's segment, but nobody's address
 
 
 def test_wrong_snat_source_breaks_nat(wan: Wan, pve: Host, guests: Guests) -> None:
@@ -28,7 +28,7 @@ def test_wrong_snat_source_breaks_nat(wan: Wan, pve: Host, guests: Guests) -> No
     assert broken != files[SDN]
     applied(pve, {**files, SDN: broken})
     vm = guests.add(101, "10.10.10.2/24", scenarios.NAT_GATEWAY)
-    vm.attach("natnet")
+    vm.attach(scenarios.NAT_VNET)
     with pytest.raises(AssertionError, match="no answer"):
         check_nat(wan, pve, vm, patience=0)
     assert WRONG_SOURCE in wan.ns.ip("neigh", "show")  # the upstream asked who has it
@@ -41,7 +41,7 @@ def test_missing_bridge_port_breaks_bridged(wan: Wan, pve: Host, guests: Guests)
     assert broken != files[INTERFACES]
     applied(pve, {**files, INTERFACES: broken})
     assert "master vmbr0" not in pve.ns.ip("link", "show", "eno1")
-    vm = guests.add(101, "203.0.113.20/24", UPSTREAM)
+    vm = guests.add(101, GUEST_CIDR, UPSTREAM)
     vm.attach("vmbr0")
     with pytest.raises(AssertionError, match="no answer"):
         check_bridged(wan, pve, vm, patience=0)

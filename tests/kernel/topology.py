@@ -2,7 +2,8 @@
 
 ::
 
-    wan    203.0.113.1/24, echo server :8080 ("wan saw client <peer>")
+    wan    192.0.2.1/24 on wan0, echo server :8080 ("wan saw client <peer>");
+     |     a test may add legs: a bond or switch over wan1+wan2, VLANs, routes
      |     veth pairs  wan0..wan3  <->  eno1..eno4
     pve    the host: NICs eno1..eno4 as the simulator names them; everything
      |     else (bridges, bonds, addresses, rules) comes from the files applied
@@ -22,9 +23,12 @@ from pathlib import Path
 from tests.kernel.ifupdown2 import Ifupdown2, Package, Result
 from tests.kernel.netns import Lab, Netns
 
-UPSTREAM = "203.0.113.1"
+# The uplink segment (eno1 <-> wan0): the one place for its addresses.
+UPSTREAM = "192.0.2.1"
 UPSTREAM_CIDR = f"{UPSTREAM}/24"
-HOST = "203.0.113.10"
+HOST = "192.0.2.10"
+HOST_CIDR = f"{HOST}/24"
+GUEST_CIDR = "192.0.2.20/24"  # a guest bridged onto the uplink segment
 ECHO_PORT = 8080
 GUEST_PORT = 80
 NICS = ("eno1", "eno2", "eno3", "eno4")
@@ -54,12 +58,16 @@ class Wan:
         self.ns.ip("addr", "add", UPSTREAM_CIDR, "dev", link)
         self.uplink = link
 
-    def lacp_uplink(self, links: tuple[str, ...] = ("wan0", "wan1")) -> None:
-        """An 802.3ad (LACP, fast rate) bond over ``links`` carries the upstream address.
+    def leg(self, link: str, cidr: str) -> str:
+        """The upstream's address ``cidr`` on ``link`` (another segment it serves)."""
+        self.ns.ip("addr", "add", cidr, "dev", link)
+        return link
+
+    def lacp_bond(self, links: tuple[str, ...], cidr: str) -> str:
+        """An 802.3ad (LACP, fast rate) bond ``wbond0`` over ``links`` carrying ``cidr``.
 
         Like a switch with an LACP port channel facing the host's bond.
         """
-        self._release()
         self.ns.ip(
             "link", "add", "wbond0", "type", "bond",
             "mode", "802.3ad", "lacp_rate", "fast", "miimon", "100",
@@ -68,26 +76,23 @@ class Wan:
             self.ns.ip("link", "set", link, "down")
             self.ns.ip("link", "set", link, "master", "wbond0")
         self.ns.ip("link", "set", "wbond0", "up")
-        self.ns.ip("addr", "add", UPSTREAM_CIDR, "dev", "wbond0")
-        self.uplink = "wbond0"
+        return self.leg("wbond0", cidr)
 
-    def switch_uplink(self, links: tuple[str, ...] = ("wan0", "wan1")) -> None:
-        """A plain switch (bridge) joins ``links``; the upstream address sits on it.
+    def switch(self, links: tuple[str, ...], cidr: str) -> str:
+        """A plain switch (bridge) ``wsw0`` joins ``links``; ``cidr`` sits on it.
 
         Faces an active-backup bond: only the active slave's cable carries traffic.
         """
-        self._release()
         self.ns.ip("link", "add", "wsw0", "type", "bridge", "stp_state", "0", "forward_delay", "0")
         for link in links:
             self.ns.ip("link", "set", link, "master", "wsw0")
         self.ns.ip("link", "set", "wsw0", "up")
-        self.ns.ip("addr", "add", UPSTREAM_CIDR, "dev", "wsw0")
-        self.uplink = "wsw0"
+        return self.leg("wsw0", cidr)
 
-    def vlan(self, vid: int, cidr: str) -> str:
-        """An 802.1Q sub-interface on the uplink: the upstream's leg in VLAN ``vid``."""
-        name = f"{self.uplink}.{vid}"
-        self.ns.ip("link", "add", "link", self.uplink, "name", name, "type", "vlan", "id", str(vid))
+    def vlan(self, link: str, vid: int, cidr: str) -> str:
+        """An 802.1Q sub-interface on ``link``: the upstream's leg in VLAN ``vid``."""
+        name = f"{link}.{vid}"
+        self.ns.ip("link", "add", "link", link, "name", name, "type", "vlan", "id", str(vid))
         self.ns.ip("addr", "add", cidr, "dev", name)
         self.ns.ip("link", "set", name, "up")
         return name
@@ -95,10 +100,6 @@ class Wan:
     def route(self, prefix: str, via: str) -> None:
         """A static route on the upstream (an ISP routing a block to the host)."""
         self.ns.ip("route", "add", prefix, "via", via)
-
-    def _release(self) -> None:
-        if self.uplink.startswith("wan"):
-            self.ns.ip("addr", "flush", "dev", self.uplink)
 
 
 @dataclass
