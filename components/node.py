@@ -22,234 +22,30 @@ guest that attaches to ``attach`` is created after the network is live.
 from __future__ import annotations
 
 import inspect
-import re
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
 from typing import Any
 
 import pulumi
 
-from components.errors import ArgumentProblem, InvalidArguments
-from provider.model import BondMode, HashPolicy, Problem, parse_interfaces
+from components.node_arguments import (
+    Interface,
+    Layout,
+    Rules,
+    Setting,
+    address_settings,
+    after,
+    as_list,
+    common_settings,
+    interfaces_input,
+    is_plain,
+    known,
+    no_rules,
+    vid_strings,
+)
+from provider.model import BondMode, HashPolicy, Problem
 from provider.resources import NodeInterfaces
 
 LACP_MODE = "802.3ad"
-
-# Interface settings whose rules also read other settings of the same interface. While one of
-# those is an Output (unknown until it resolves), a problem with the setting cannot be trusted
-# yet, so eager validation leaves it to the full validation that runs once values resolve.
-_READS_ALSO: Mapping[str, tuple[str, ...]] = {
-    "gateway": ("cidr",),
-    "gateway6": ("cidr6",),
-    "bridge_vids": ("bridge_vlan_aware",),
-    "bridge_ports": ("iface",),
-    "slaves": ("iface",),
-    "bond_primary": ("bond_mode", "slaves"),
-    "bond_xmit_hash_policy": ("bond_mode",),
-    "vlan_id": ("iface", "vlan_raw_device"),
-    "vlan_raw_device": ("iface",),
-}
-_PATH_RE = re.compile(r"interfaces\[(?P<index>\d+)\](?:\.(?P<key>[A-Za-z_0-9]+))?")
-# Advice written for hand-written interface dicts ("leave vlan_id unset") does not apply to a
-# component, which always sets those keys from its required arguments.
-_DICT_ADVICE_RE = re.compile(r"; leave \w+ unset$")
-
-
-@dataclass(frozen=True)
-class _Setting:
-    """One key of an interface dict and the component argument its value comes from."""
-
-    key: str
-    argument: str
-    value: Any
-    convert: Callable[[Any], Any] | None = None
-
-
-@dataclass(frozen=True)
-class _Interface:
-    """One interface of a component's set: its type and where each setting comes from."""
-
-    type: str
-    settings: tuple[_Setting, ...]
-
-    def argument_of(self, key: str | None) -> str:
-        """The component argument behind ``key`` (the interface's name argument otherwise)."""
-        by_key = {s.key: s.argument for s in self.settings}
-        return by_key.get(key or "", by_key["iface"])
-
-
-Layout = list[_Interface]
-Rules = Callable[[Mapping[str, Any]], list[Problem]]
-
-
-def _is_plain(value: Any) -> bool:
-    """Whether a value is known now: no ``Output`` or awaitable anywhere inside it."""
-    if isinstance(value, pulumi.Output) or inspect.isawaitable(value):
-        return False
-    if isinstance(value, list | tuple):
-        return all(_is_plain(item) for item in value)
-    if isinstance(value, Mapping):
-        return all(_is_plain(item) for item in value.values())
-    return True
-
-
-def _as_list(value: Any) -> Any:
-    """A tuple or other sequence as a list; a string stays a string, so validation rejects it."""
-    if isinstance(value, Sequence) and not isinstance(value, str | bytes):
-        return list(value)
-    return value
-
-
-def _vid_strings(value: Any) -> Any:
-    """VLAN ids and ranges as the strings the model takes (``10`` -> ``"10"``)."""
-    value = _as_list(value)
-    if not isinstance(value, list):
-        return value
-    return [str(v) if isinstance(v, int) and not isinstance(v, bool) else v for v in value]
-
-
-def _dicts(layout: Layout, *, only_plain: bool = False) -> list[dict[str, Any]]:
-    """The interface dicts of a layout; settings that are ``None`` are left out (unmanaged)."""
-    dicts = []
-    for interface in layout:
-        item: dict[str, Any] = {"type": interface.type}
-        for setting in interface.settings:
-            if setting.value is None or (only_plain and not _is_plain(setting.value)):
-                continue
-            convert = setting.convert or (lambda v: v)
-            item[setting.key] = convert(setting.value)
-        dicts.append(item)
-    return dicts
-
-
-def _component_problem(
-    layout: Layout, dicts: Sequence[Mapping[str, Any]], problem: Problem
-) -> ArgumentProblem:
-    """A model problem in the component's vocabulary: argument names instead of dict keys."""
-    match = _PATH_RE.match(problem.path)
-    if match is None:
-        return ArgumentProblem("", problem.message)
-    interface = layout[int(match["index"])]
-    argument = interface.argument_of(match["key"])
-    message = problem.message
-    name = dicts[int(match["index"])].get("iface")
-    if isinstance(name, str) and message.startswith(f"{name}: cannot "):
-        message = f"{name} {message.removeprefix(f'{name}: ')}"  # the interface is the subject
-    elif isinstance(name, str) and message.startswith(f"{name}: "):
-        message = message.removeprefix(f"{name}: ")
-    message = _DICT_ADVICE_RE.sub("", message)
-    renames: dict[str, set[str]] = {}
-    for each in layout:
-        for setting in each.settings:
-            renames.setdefault(setting.key, set()).add(setting.argument)
-    for key, arguments in renames.items():
-        if len(arguments) == 1 and key not in arguments and key != "iface":
-            message = re.sub(rf"\b{re.escape(key)}\b", next(iter(arguments)), message)
-    message = _PATH_RE.sub(lambda m: layout[int(m["index"])].argument_of(None), message)
-    return _naming(argument, message)
-
-
-def _naming(argument: str, message: str) -> ArgumentProblem:
-    """``message`` about ``argument``, led by the argument's name unless it starts with it."""
-    if re.match(rf"{re.escape(argument)}\b", message):
-        return ArgumentProblem(argument, message)
-    return ArgumentProblem(argument, f"{argument}: {message}")
-
-
-def _raise_if(kind: str, name: str, problems: list[ArgumentProblem]) -> None:
-    """Raise one InvalidArguments naming the component and listing every problem, if any."""
-    unique: dict[str, ArgumentProblem] = {}
-    for problem in problems:
-        unique.setdefault(problem.message, problem)  # the same sentence once
-    if unique:
-        raise InvalidArguments(
-            f"{kind} '{name}': " + "; ".join(unique),
-            component=kind,
-            name=name,
-            problems=list(unique.values()),
-        )
-
-
-def _validated(kind: str, name: str, layout: Layout, rules: list[Problem]) -> list[dict[str, Any]]:
-    """The interface dicts of a layout whose values are all known, or InvalidArguments."""
-    dicts = _dicts(layout)
-    _specs, problems = parse_interfaces(dicts)
-    found = [_naming(p.path, p.message) for p in rules]
-    found += [_component_problem(layout, dicts, p) for p in problems]
-    _raise_if(kind, name, found)
-    return dicts
-
-
-def _validate_known_part(kind: str, name: str, layout: Layout, rules: list[Problem]) -> None:
-    """Eager validation while some values are Outputs: only the rules whose inputs are known."""
-    found = [_naming(p.path, p.message) for p in rules]
-    known_dicts = _dicts(layout, only_plain=True)
-    for index, (interface, item) in enumerate(zip(layout, known_dicts, strict=True)):
-        unknown = {s.key for s in interface.settings if not _is_plain(s.value)}
-        # Each interface alone: rules across interfaces may read values that are unknown.
-        specs, problems = parse_interfaces([item])
-        # No spec: the problems are about single settings (type, format, range); a spec: the
-        # problems come from rules that relate settings, which may read an unknown one.
-        relating = bool(specs)
-        for problem in problems:
-            match = _PATH_RE.match(problem.path)
-            key = match["key"] if match else None
-            reads = {key, *(_READS_ALSO.get(key, ()) if relating else ())} if key else set()
-            if reads & unknown:
-                continue
-            path = re.sub(r"^interfaces\[\d+\]", f"interfaces[{index}]", problem.path)
-            moved = Problem(path, problem.message)
-            found.append(_component_problem(layout, known_dicts, moved))
-    _raise_if(kind, name, found)
-
-
-def _interfaces_input(
-    kind: str,
-    name: str,
-    arguments: Mapping[str, Any],
-    layout_of: Callable[[Mapping[str, Any]], Layout],
-    rules_of: Rules,
-) -> pulumi.Input[list[pulumi.Input[Mapping[str, Any]]]]:
-    """Validate a component's arguments and build the ``interfaces`` input of its set.
-
-    All plain: validated now (InvalidArguments before anything is registered) and returned as a
-    list. Some ``Output``s: what is known is validated now; the rest is validated in full when
-    the values resolve, inside the Output that becomes the set's ``interfaces`` input.
-    """
-    if _is_plain(list(arguments.values())):
-        return list(_validated(kind, name, layout_of(arguments), rules_of(arguments)))
-    _validate_known_part(kind, name, layout_of(arguments), rules_of(arguments))
-
-    def resolved(values: dict[str, Any]) -> list[pulumi.Input[Mapping[str, Any]]]:
-        return list(_validated(kind, name, layout_of(values), rules_of(values)))
-
-    return pulumi.Output.all(**arguments).apply(resolved)
-
-
-def _after(child: pulumi.Resource, value: pulumi.Input[Any]) -> pulumi.Output[Any]:
-    """``value`` as an output that depends on ``child`` (known whenever ``value`` is known)."""
-    return pulumi.Output.all(child.urn, value).apply(lambda both: both[1])
-
-
-def _known(arguments: Mapping[str, Any], *names: str) -> bool:
-    """Whether these arguments are all plain values (rules skip the ones that are not)."""
-    return all(_is_plain(arguments[n]) for n in names)
-
-
-def _no_rules(_arguments: Mapping[str, Any]) -> list[Problem]:
-    return []
-
-
-def _address_settings(arguments: Mapping[str, Any], *, ipv6: bool = False) -> tuple[_Setting, ...]:
-    keys = ("cidr", "gateway", "cidr6", "gateway6") if ipv6 else ("cidr", "gateway")
-    return tuple(_Setting(k, k, arguments[k]) for k in keys)
-
-
-def _common_settings(arguments: Mapping[str, Any]) -> tuple[_Setting, ...]:
-    return (
-        _Setting("mtu", "mtu", arguments["mtu"]),
-        _Setting("comments", "comments", arguments["comments"]),
-    )
 
 
 class _NodeComponent(pulumi.ComponentResource):
@@ -266,7 +62,7 @@ class _NodeComponent(pulumi.ComponentResource):
         a mistake in the last one cannot leave the first ones half deployed.
         """
         layout, rules = _SETS[cls]
-        _interfaces_input(cls.__name__, name, _set_arguments(cls, name, arguments), layout, rules)
+        interfaces_input(cls.__name__, name, _set_arguments(cls, name, arguments), layout, rules)
 
 
 # Arguments of a node component that are not settings of the interfaces in its set.
@@ -350,9 +146,7 @@ class BridgedNetwork(_NodeComponent):
             "mtu": mtu,
             "comments": comments,
         }
-        interfaces = _interfaces_input(
-            "BridgedNetwork", name, arguments, _bridged_layout, _no_rules
-        )
+        interfaces = interfaces_input("BridgedNetwork", name, arguments, _bridged_layout, no_rules)
         super().__init__("pvenet:index:BridgedNetwork", name, None, opts)
         self.interfaces = NodeInterfaces(
             f"{name}-interfaces",
@@ -362,11 +156,11 @@ class BridgedNetwork(_NodeComponent):
             allow_management_change=allow_management_change,
             opts=pulumi.ResourceOptions(parent=self),
         )
-        self.bridge = _after(self.interfaces, bridge)
+        self.bridge = after(self.interfaces, bridge)
         self.attach = self.bridge
-        self.node = _after(self.interfaces, node)
-        self.cidr = _after(self.interfaces, cidr)
-        self.gateway = _after(self.interfaces, gateway)
+        self.node = after(self.interfaces, node)
+        self.cidr = after(self.interfaces, cidr)
+        self.gateway = after(self.interfaces, gateway)
         self.register_outputs(
             {
                 "attach": self.attach,
@@ -381,15 +175,15 @@ class BridgedNetwork(_NodeComponent):
 
 def _bridged_layout(arguments: Mapping[str, Any]) -> Layout:
     return [
-        _Interface(
+        Interface(
             "bridge",
             (
-                _Setting("iface", "bridge", arguments["bridge"]),
-                _Setting("bridge_ports", "ports", arguments["ports"], _as_list),
-                _Setting("bridge_vlan_aware", "vlan_aware", arguments["vlan_aware"]),
-                _Setting("bridge_vids", "vids", arguments["vids"], _vid_strings),
-                *_address_settings(arguments, ipv6=True),
-                *_common_settings(arguments),
+                Setting("iface", "bridge", arguments["bridge"]),
+                Setting("bridge_ports", "ports", arguments["ports"], as_list),
+                Setting("bridge_vlan_aware", "vlan_aware", arguments["vlan_aware"]),
+                Setting("bridge_vids", "vids", arguments["vids"], vid_strings),
+                *address_settings(arguments, ipv6=True),
+                *common_settings(arguments),
             ),
         )
     ]
@@ -483,7 +277,7 @@ class BondedUplink(_NodeComponent):
             "vids": vids,
             "comments": comments,
         }
-        interfaces = _interfaces_input(
+        interfaces = interfaces_input(
             "BondedUplink", name, arguments, _bonded_layout, _bonded_rules
         )
         super().__init__("pvenet:index:BondedUplink", name, None, opts)
@@ -496,14 +290,14 @@ class BondedUplink(_NodeComponent):
             opts=pulumi.ResourceOptions(parent=self),
         )
         pulumi.Output.from_input(mode).apply(lambda m: self._remind_lacp(m, bond, slaves))
-        self.bond = _after(self.interfaces, bond)
-        self.bridge = _after(self.interfaces, bridge)
+        self.bond = after(self.interfaces, bond)
+        self.bridge = after(self.interfaces, bridge)
         self.attach = pulumi.Output.all(self.bridge, self.bond).apply(
             lambda names: names[0] if names[0] is not None else names[1]
         )
-        self.node = _after(self.interfaces, node)
-        self.cidr = _after(self.interfaces, cidr)
-        self.gateway = _after(self.interfaces, gateway)
+        self.node = after(self.interfaces, node)
+        self.cidr = after(self.interfaces, cidr)
+        self.gateway = after(self.interfaces, gateway)
         self.register_outputs(
             {
                 "attach": self.attach,
@@ -520,10 +314,10 @@ class BondedUplink(_NodeComponent):
         """Remind the operator (in preview and update output) that 802.3ad needs LACP ports."""
         if mode != LACP_MODE:
             return
-        bond_name = bond if _is_plain(bond) else "the bond"
+        bond_name = bond if is_plain(bond) else "the bond"
         ports = (
             f"the switch ports of {', '.join(slaves)}"
-            if _is_plain(slaves) and not isinstance(slaves, str)
+            if is_plain(slaves) and not isinstance(slaves, str)
             else "the switch ports of its slaves"
         )
         pulumi.log.info(
@@ -536,27 +330,27 @@ class BondedUplink(_NodeComponent):
 
 def _bonded_layout(arguments: Mapping[str, Any]) -> Layout:
     has_bridge = arguments["bridge"] is not None
-    top = (*_address_settings(arguments), *_common_settings(arguments))
-    bond = _Interface(
+    top = (*address_settings(arguments), *common_settings(arguments))
+    bond = Interface(
         "bond",
         (
-            _Setting("iface", "bond", arguments["bond"]),
-            _Setting("slaves", "slaves", arguments["slaves"], _as_list),
-            _Setting("bond_mode", "mode", arguments["mode"]),
-            _Setting("bond_xmit_hash_policy", "hash_policy", arguments["hash_policy"]),
-            _Setting("bond_primary", "primary", arguments["primary"]),
-            *(((_Setting("mtu", "mtu", arguments["mtu"]),)) if has_bridge else top),
+            Setting("iface", "bond", arguments["bond"]),
+            Setting("slaves", "slaves", arguments["slaves"], as_list),
+            Setting("bond_mode", "mode", arguments["mode"]),
+            Setting("bond_xmit_hash_policy", "hash_policy", arguments["hash_policy"]),
+            Setting("bond_primary", "primary", arguments["primary"]),
+            *(((Setting("mtu", "mtu", arguments["mtu"]),)) if has_bridge else top),
         ),
     )
     if not has_bridge:
         return [bond]
-    bridge = _Interface(
+    bridge = Interface(
         "bridge",
         (
-            _Setting("iface", "bridge", arguments["bridge"]),
-            _Setting("bridge_ports", "bond", [arguments["bond"]]),
-            _Setting("bridge_vlan_aware", "vlan_aware", arguments["vlan_aware"]),
-            _Setting("bridge_vids", "vids", arguments["vids"], _vid_strings),
+            Setting("iface", "bridge", arguments["bridge"]),
+            Setting("bridge_ports", "bond", [arguments["bond"]]),
+            Setting("bridge_vlan_aware", "vlan_aware", arguments["vlan_aware"]),
+            Setting("bridge_vids", "vids", arguments["vids"], vid_strings),
             *top,
         ),
     )
@@ -568,7 +362,7 @@ def _bonded_rules(arguments: Mapping[str, Any]) -> list[Problem]:
     if arguments["bridge"] is not None:
         return []
     problems = []
-    if _known(arguments, "vlan_aware") and arguments["vlan_aware"]:
+    if known(arguments, "vlan_aware") and arguments["vlan_aware"]:
         problems.append(
             Problem(
                 "vlan_aware", "vlan_aware needs bridge: a bond is not VLAN-aware, a bridge on it is"
@@ -633,7 +427,7 @@ class VlanNetwork(_NodeComponent):
             "mtu": mtu,
             "comments": comments,
         }
-        interfaces = _interfaces_input("VlanNetwork", name, arguments, _vlan_layout, _no_rules)
+        interfaces = interfaces_input("VlanNetwork", name, arguments, _vlan_layout, no_rules)
         super().__init__("pvenet:index:VlanNetwork", name, None, opts)
         self.interfaces = NodeInterfaces(
             f"{name}-interfaces",
@@ -641,11 +435,11 @@ class VlanNetwork(_NodeComponent):
             interfaces=interfaces,
             opts=pulumi.ResourceOptions(parent=self),
         )
-        self.iface = _after(self.interfaces, _vlan_name(arguments))
+        self.iface = after(self.interfaces, _vlan_name(arguments))
         self.attach = self.iface
-        self.node = _after(self.interfaces, node)
-        self.cidr = _after(self.interfaces, cidr)
-        self.gateway = _after(self.interfaces, gateway)
+        self.node = after(self.interfaces, node)
+        self.cidr = after(self.interfaces, cidr)
+        self.gateway = after(self.interfaces, gateway)
         self.register_outputs(
             {
                 "attach": self.attach,
@@ -664,7 +458,7 @@ def _vlan_name(arguments: Mapping[str, Any]) -> pulumi.Input[str]:
     if given is not None:
         return given
     parent, vlan_id = arguments["parent"], arguments["vlan_id"]
-    if _is_plain([parent, vlan_id]):
+    if is_plain([parent, vlan_id]):
         return f"{parent}.{vlan_id}"
     return pulumi.Output.all(parent, vlan_id).apply(lambda pv: f"{pv[0]}.{pv[1]}")
 
@@ -674,21 +468,21 @@ def _vlan_layout(arguments: Mapping[str, Any]) -> Layout:
     # bad default name (bad characters, longer than 15) comes from parent.
     name_argument = "iface" if arguments["iface"] is not None else "parent"
     return [
-        _Interface(
+        Interface(
             "vlan",
             (
-                _Setting("iface", name_argument, _vlan_name(arguments)),
-                _Setting("vlan_raw_device", "parent", arguments["parent"]),
-                _Setting("vlan_id", "vlan_id", arguments["vlan_id"]),
-                *_address_settings(arguments),
-                *_common_settings(arguments),
+                Setting("iface", name_argument, _vlan_name(arguments)),
+                Setting("vlan_raw_device", "parent", arguments["parent"]),
+                Setting("vlan_id", "vlan_id", arguments["vlan_id"]),
+                *address_settings(arguments),
+                *common_settings(arguments),
             ),
         )
     ]
 
 
 _SETS: dict[type[_NodeComponent], tuple[Callable[[Mapping[str, Any]], Layout], Rules]] = {
-    BridgedNetwork: (_bridged_layout, _no_rules),
+    BridgedNetwork: (_bridged_layout, no_rules),
     BondedUplink: (_bonded_layout, _bonded_rules),
-    VlanNetwork: (_vlan_layout, _no_rules),
+    VlanNetwork: (_vlan_layout, no_rules),
 }
