@@ -250,7 +250,7 @@ class Client:
                 timeout=HTTP_TIMEOUT_S,
             )
             if response.status_code >= 400:
-                body = _json_or_empty(response)
+                body = json_or_empty(response)
                 raise ResourceException(
                     response.status_code, response.reason, response.reason, body.get("errors")
                 )
@@ -309,7 +309,8 @@ class Client:
             time.sleep(TASK_POLL_S)
 
 
-def _json_or_empty(response: requests.Response) -> dict[str, Any]:
+def json_or_empty(response: requests.Response) -> dict[str, Any]:
+    """The JSON object of an answer, or {} when its body is not one (an error page, nothing)."""
     try:
         body = response.json()
     except ValueError:

@@ -42,6 +42,7 @@ from provider.client import (
     Settings,
     TaskResult,
     describe,
+    json_or_empty,
 )
 from provider.errors import NodeError
 from provider.sdn_plan import SdnState, SdnStep, SubnetState, VnetState, ZoneState
@@ -109,7 +110,7 @@ class SdnClient:
             verify=self.settings.verify,
             timeout=HTTP_TIMEOUT_S,
         )
-        body = _json_or_empty(response)
+        body = json_or_empty(response)
         if response.status_code >= 400:
             message = str(body.get("message") or response.reason or "").strip()
             raise ResourceException(
@@ -289,14 +290,6 @@ def _wire(value: Any) -> Any:
     if isinstance(value, bool):
         return 1 if value else 0
     return value
-
-
-def _json_or_empty(response: requests.Response) -> dict[str, Any]:
-    try:
-        body = response.json()
-    except ValueError:
-        return {}
-    return body if isinstance(body, dict) else {}
 
 
 def _cidr(item: Mapping[str, Any]) -> str:

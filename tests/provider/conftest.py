@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, TypeVar
 
 import pytest
 from pulumi.dynamic import Config, ConfigureRequest
 
+from provider.engine import ConfiguredProvider
 from provider.resources import NodeInterfacesProvider
 from simulator.testing import SimulatorHandle
+
+P = TypeVar("P", bound=ConfiguredProvider)
 
 
 def stack_config(sim: SimulatorHandle) -> dict[str, Any]:
@@ -20,11 +23,15 @@ def stack_config(sim: SimulatorHandle) -> dict[str, Any]:
     }
 
 
-def configured(sim: SimulatorHandle) -> NodeInterfacesProvider:
-    """A provider configured as the engine configures it (Configure, then the first call)."""
-    provider = NodeInterfacesProvider()
+def configure_for(provider: P, sim: SimulatorHandle) -> P:
+    """``provider`` configured as the engine configures it (Configure, then the first call)."""
     provider.configure(ConfigureRequest(Config(stack_config(sim), "pvenet")))
     return provider
+
+
+def configured(sim: SimulatorHandle) -> NodeInterfacesProvider:
+    """A NodeInterfacesProvider configured for the simulator."""
+    return configure_for(NodeInterfacesProvider(), sim)
 
 
 @pytest.fixture

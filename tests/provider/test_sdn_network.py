@@ -15,7 +15,6 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from pulumi.dynamic import Config, ConfigureRequest
 from pulumi.dynamic.dynamic import serialize_provider
 from pulumi.runtime._serialization import _serialize
 from pulumi.runtime.proto import provider_pb2 as pb
@@ -29,7 +28,7 @@ from provider.sdn_resource import SdnNetworkProvider
 from simulator.faults import Fault
 from simulator.node import INTERFACES_NEW, SDN_INTERFACES
 from simulator.testing import SimulatorHandle, running_simulator
-from tests.provider.conftest import stack_config
+from tests.provider.conftest import configure_for, stack_config
 from tests.provider.grpc_harness import PROVIDER_KEY, provider_process
 
 SDN = "/cluster/sdn"
@@ -86,10 +85,8 @@ ROUTED_STANZA = (
 
 
 def configured(sim: SimulatorHandle) -> SdnNetworkProvider:
-    """A provider configured as the engine configures it."""
-    provider = SdnNetworkProvider()
-    provider.configure(ConfigureRequest(Config(stack_config(sim), "pvenet")))
-    return provider
+    """An SdnNetworkProvider configured for the simulator."""
+    return configure_for(SdnNetworkProvider(), sim)
 
 
 @pytest.fixture
