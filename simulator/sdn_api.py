@@ -16,6 +16,7 @@ message and the ``reloadnetworkall`` task end with the same error.
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
@@ -102,6 +103,7 @@ class _Handlers:
         from simulator import network  # noqa: PLC0415 - network imports the cluster module
 
         log: list[str] = []
+        began = time.time()  # the worker starts before the node reloads it runs
         for name in sorted(self.cluster.nodes):
             node = self.cluster.nodes[name]
             log.append(f"{name}: reloading network config")
@@ -113,7 +115,7 @@ class _Handlers:
             )
         api_node = next(iter(self.cluster.nodes))
         task = self.cluster.tasks.start(
-            api_node, "reloadnetworkall", "", request.user, log, request.task_failure
+            api_node, "reloadnetworkall", "", request.user, log, request.task_failure, began
         )
         return task.upid
 

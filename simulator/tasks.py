@@ -62,12 +62,26 @@ class Tasks:
         return self._dir / (upid.replace(":", "_") + ".json")
 
     def start(
-        self, node: str, kind: str, ident: str, user: str, log: list[str], error: str | None
+        self,
+        node: str,
+        kind: str,
+        ident: str,
+        user: str,
+        log: list[str],
+        error: str | None,
+        began: float | None = None,
     ) -> Task:
-        """Record a task that did its work; ``error`` is its failure, None for success."""
+        """Record a task that did its work; ``error`` is its failure, None for success.
+
+        ``began`` (``time.time()`` when the worker started, default now) backdates a task
+        whose work started other tasks: Proxmox forks the worker first, so its start time
+        is never later than theirs.
+        """
         pid = next(_pids)
-        now = int(time.time())
-        pstart = int(time.monotonic() * 100)
+        wall = time.time()
+        began = wall if began is None else began
+        now = int(began)
+        pstart = int((time.monotonic() - (wall - began)) * 100)
         upid = f"UPID:{node}:{pid:08X}:{pstart:08X}:{now:08X}:{kind}:{ident}:{user}:"
         lines = [*log, f"TASK ERROR: {error}" if error else "TASK OK"]
         task = Task(

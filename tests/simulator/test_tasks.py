@@ -2,6 +2,11 @@
 
 from __future__ import annotations
 
+import itertools
+import time
+
+import pytest
+
 from simulator.faults import Fault
 from tests.simulator.conftest import NodeApi
 
@@ -33,3 +38,17 @@ def test_index_filters(api: NodeApi) -> None:
         "source": "value 'everything' does not have a value in the enumeration "
         "'archive, active, all'"
     }
+
+
+def test_an_sdn_apply_starts_before_the_node_reloads_it_runs(
+    api: NodeApi, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """``reloadnetworkall`` forks first and reloads each node from inside, so listing the
+    node's ``srvreload`` tasks ``since`` the apply's start time finds them, even when the
+    reloads take the clock past a second (each clock reading here is a second later)."""
+    clock = itertools.count(1_800_000_000)
+    monkeypatch.setattr(time, "time", lambda: float(next(clock)))
+    upid = api.ok("PUT", "//cluster/sdn")
+    since = int(upid.split(":")[4], 16)
+    reloads = api.ok("GET", "/tasks", typefilter="srvreload", since=since)
+    assert [t["type"] for t in reloads] == ["srvreload"]
