@@ -27,7 +27,7 @@ from hypothesis import strategies as st
 from provider.ifupdown import HEADER, NetworkConfig, netmask_bits, parse, render, split_ports
 
 REPO = Path(__file__).resolve().parents[2]
-REFERENCE = REPO.parent / "shared" / "reference"
+DATA = REPO / "tests" / "data"
 NICS = ("eno1", "eno2", "eno3", "eno4")
 
 
@@ -264,8 +264,8 @@ def _one(text: str, name: str, physical: tuple[str, ...] = NICS) -> dict[str, An
 
 
 def test_the_reference_file_reads_and_prints_byte_for_byte() -> None:
-    """reference/example-api-written.interfaces is Proxmox's own writer output."""
-    text = (REFERENCE / "example-api-written.interfaces").read_text()
+    """tests/data/proxmox-written-after-four-calls.interfaces is Proxmox's own writer output."""
+    text = (DATA / "proxmox-written-after-four-calls.interfaces").read_text()
     assert render(parse(text, physical=("eno1", "eno2", "eno3"))) == text
     assert render(parse(text)) == text
 

@@ -13,7 +13,7 @@ from simulator.faults import Fault
 from simulator.node import INTERFACES, INTERFACES_NEW
 from tests.simulator.conftest import INSTALLER, NodeApi
 
-REFERENCE = Path(__file__).resolve().parents[3] / "shared" / "reference"
+DATA = Path(__file__).resolve().parents[1] / "data"
 HEADER_LINES = 11
 
 
@@ -62,7 +62,7 @@ def test_api_calls_write_the_reference_file_byte_for_byte(api: NodeApi) -> None:
         comments="NAT",
     )
     api.ok("POST", "/network", iface="vmbr1.50", type="vlan", cidr="10.50.0.2/24", autostart=1)
-    expected = (REFERENCE / "example-api-written.interfaces").read_text()
+    expected = (DATA / "proxmox-written-after-four-calls.interfaces").read_text()
     assert api.file(INTERFACES_NEW) == expected
     assert api.file(INTERFACES) == INSTALLER
 
