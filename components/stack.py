@@ -18,7 +18,11 @@ no API call is made.
 Networks on one node that build on each other (a VLAN on a bond's bridge, a
 bridge on a bond) are declared in that order, each depending on the one it
 uses, so a create finds its parent on the node and a destroy removes the
-VLAN before the bridge under it.
+VLAN before the bridge under it. Every network on a node also depends on the
+one declared before it there: a node applies one set at a time anyway, and
+this way it creates them in the same order on every run, so the order of its
+file's stanzas (the creation order, for stanzas of one kind) is the one
+``render`` prints, whatever the engine runs in parallel.
 """
 
 from __future__ import annotations
@@ -87,13 +91,19 @@ def declare(networks: Networks) -> dict[str, Network]:
     _validate_all(entries)
     declared: dict[str, Network] = {}
     resources: dict[str, pulumi.Resource] = {}
+    last_on_node: dict[str, pulumi.Resource] = {}
     for mode, _where, entry in _in_dependency_order(entries):
         uses = [resources[name] for name in _dependencies(entry, mode, entries)]
+        node = getattr(entry, "node", None)
+        if node in last_on_node and last_on_node[node] not in uses:
+            uses.append(last_on_node[node])
         opts = pulumi.ResourceOptions(depends_on=uses) if uses else None
         component = COMPONENTS[mode](entry.name, **entry.arguments(), opts=opts)
         declared[entry.name] = component
         if isinstance(component, pulumi.Resource):  # every component is one
             resources[entry.name] = component
+            if isinstance(node, str):
+                last_on_node[node] = component
         pulumi.export(
             entry.name,
             {

@@ -28,8 +28,17 @@ storage = VlanNetwork(
     "storage", node=uplink.node, parent=uplink.attach, vlan_id=20, cidr="10.20.0.2/24"
 )
 
-# eno4: a separate LAN for the DMZ; the host has no address there.
-dmz = BridgedNetwork("dmz", node=NODE, bridge="vmbr2", ports=["eno4"], comments="DMZ switch")
+# eno4: a separate LAN for the DMZ; the host has no address there. Declared after the VLAN:
+# the node applies one set at a time, and created in this order on every run its file keeps
+# the order `render` shows.
+dmz = BridgedNetwork(
+    "dmz",
+    node=NODE,
+    bridge="vmbr2",
+    ports=["eno4"],
+    comments="DMZ switch",
+    opts=pulumi.ResourceOptions(depends_on=[storage]),
+)
 
 # A public /28 the provider routes to the host; guests use its addresses directly.
 public = RoutedSubnet("public", zone="pubrt", vnet="pubnet", cidr="203.0.113.17/28")
