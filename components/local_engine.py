@@ -2,8 +2,8 @@
 
 ``pulumi up`` needs the Pulumi CLI, a backend and a provider process. To show
 what a program would do to a node without any of them (``python -m
-components.render``), and to test programs end to end, :class:`LocalEngine`
-plays the engine's part through Pulumi's mocks
+components.render``), and for fast tests of the Pulumi side of components and
+programs, :class:`LocalEngine` plays the engine's part through Pulumi's mocks
 (``pulumi.runtime.set_mocks``): the program registers its resources as it
 would under the CLI; every dynamic resource's provider is unpickled from
 ``__provider`` (as ``python -m pulumi.dynamic`` does), configured with the
@@ -23,11 +23,27 @@ them (a resource waits for the ones it depends on, as under the engine), so
 the same program leaves a node with the same files every time: ``render``'s
 output is stable from run to run.
 
-What it does not do: the engine's dependency graph for deletes (deletion is
-newest first), parallel steps, ``refresh``, ``import``, ``ignore_changes``,
-and secrets encryption. State is keyed by resource name, so names must be
-unique in a program (the components derive their children's names from
-theirs).
+The real engine is the reference (the engine tier, ``tests/engine``, runs
+every program under the real CLI); where the two differ, the real engine is
+right, and this module claims only what was seen to agree there:
+
+- **Order of steps.** The real engine runs independent steps in parallel, so
+  two sets on one node may be created in either order, and Proxmox keeps
+  creation order in the file. Here they run in registration order. The two
+  agree where the program orders a node's sets (the root program chains the
+  networks of each node; ``examples/homelab`` declares ``depends_on``): then
+  the real engine leaves exactly the files ``render`` prints.
+- **Deletes** follow the dependency graph under the real engine, newest first
+  here: for the programs in this repository both leave the node with the
+  same stanzas, though not always in the same order.
+- **Not emulated**: ``refresh`` and ``import``, ``ignore_changes``, the state
+  on disk and its secrets (the real engine stores the providers' config, the
+  API token included, encrypted in the state), and how a failure is shown (the
+  real engine prints a provider's exception with its Python traceback; here
+  the exception itself is raised).
+
+State is keyed by resource name, so names must be unique in a program (the
+components derive their children's names from theirs).
 
 Two rules keep it safe to run many times in one process (tests, render):
 it never calls ``asyncio.run()``, which would unset the event loop Pulumi's
