@@ -106,6 +106,7 @@ def _parser() -> argparse.ArgumentParser:
     add.add_argument("--status", type=int, default=500, help="HTTP status of an 'error'")
     add.add_argument("--message", help="message of an 'error' or a 'task-fail'")
     add.add_argument("--seconds", type=float, default=0.0, help="wait of a 'delay'")
+    add.add_argument("--setting", default="", help="option an 'ignore' leaves out (mtu, ...)")
     actions.add_parser("list", help="show the armed faults")
     actions.add_parser("clear", help="disarm every fault")
 
@@ -197,6 +198,7 @@ def _fault(args: argparse.Namespace) -> int:
                     status=args.status,
                     message=args.message or Fault.message,
                     seconds=args.seconds,
+                    setting=args.setting,
                 )
             )
         except ValueError as exc:
@@ -221,6 +223,7 @@ def _describe(fault: Fault) -> str:
         "error": f"HTTP {fault.status} {fault.message!r}",
         "delay": f"{fault.seconds:g} s",
         "task-fail": repr(fault.message),
+        "ignore": f"leaves out {fault.setting!r}",
     }.get(fault.kind)
     window = f"request {fault.nth}" if fault.times == 1 else f"requests {fault.nth}+{fault.times}"
     parts = [fault.kind, effect, f"on {fault.method} {fault.path},", f"matching {window}"]

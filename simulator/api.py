@@ -26,6 +26,7 @@ class Request:
     params: dict[str, Any]
     user: str = "root@pam"
     task_failure: str | None = None  # set by an armed "task-fail" fault: the apply's error
+    ignored_setting: str | None = None  # set by an armed "ignore" fault: left out on apply
 
 
 @dataclass

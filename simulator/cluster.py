@@ -127,6 +127,8 @@ class Cluster:
                 raise die("can't lock file '/etc/network/.pve-interfaces.lock' - got timeout")
             if fault.kind == "task-fail":
                 request = replace(request, task_failure=fault.message)
+            if fault.kind == "ignore":
+                request = replace(request, ignored_setting=fault.setting)
         return self.router.dispatch(request)
 
     def _register_cluster_routes(self) -> None:

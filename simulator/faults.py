@@ -6,10 +6,15 @@ request after it was armed, and on the ``times - 1`` matching requests after
 that. Kinds:
 
 ``error``         answer with HTTP ``status`` (500) and ``message``
-``drop``          close the connection without an answer
-``delay``         wait ``seconds`` before answering normally
+``drop``          close the connection without an answer; the request is not carried out
+``lost``          carry the request out, then close the connection without an answer
+``delay``         wait ``seconds`` before carrying it out and answering (a client that gave
+                  up sooner sees no answer, and the request lands after it gave up)
 ``lock-timeout``  "can't lock file '/etc/network/.pve-interfaces.lock' - got timeout"
 ``task-fail``     the apply task started by the request fails with ``message``
+``ignore``        the apply started by the request leaves out the option ``setting`` (a
+                  line such as ``mtu``) from every stanza it makes live, silently: the node
+                  then runs without it and reports so
 
 Faults are kept in ``faults.json`` in the state directory and re-read when the
 file changes, so ``python -m simulator fault ...`` can arm them in a running
@@ -29,7 +34,7 @@ from pathlib import Path
 
 from simulator.api import Request
 
-FAULT_KINDS = ("error", "drop", "delay", "lock-timeout", "task-fail")
+FAULT_KINDS = ("error", "drop", "lost", "delay", "lock-timeout", "task-fail", "ignore")
 IFRELOAD_FAILED = "command 'ifreload -a' failed: exit code 1"
 
 
@@ -45,6 +50,7 @@ class Fault:
     status: int = 500
     message: str = "Internal Server Error"
     seconds: float = 0.0
+    setting: str = ""
     seen: int = 0
 
     def __post_init__(self) -> None:
@@ -54,6 +60,8 @@ class Fault:
             raise ValueError("nth and times count from 1")
         if self.kind == "task-fail" and self.message == "Internal Server Error":
             self.message = IFRELOAD_FAILED
+        if self.kind == "ignore" and not self.setting:
+            raise ValueError("an 'ignore' fault needs the setting the node leaves out")
 
     def matches(self, request: Request) -> bool:
         """Whether ``request`` is one this fault counts."""

@@ -156,16 +156,24 @@ def autostarted(node: Node, text: str) -> set[str]:
 
 
 def reload_node(
-    cluster: Cluster, node: Node, user: str, failure: str | None
+    cluster: Cluster, node: Node, user: str, failure: str | None, ignored: str | None = None
 ) -> tuple[list[str], str | None]:
     """What the reload worker does on one node; returns the task log and its error, if any.
 
     ``interfaces.new`` is moved into place first, so a failed reload leaves the
-    new file live, as on Proxmox.
+    new file live, as on Proxmox. ``ignored`` (an armed ``ignore`` fault) is an
+    option the node silently leaves out of every stanza it makes live.
     """
     if node.exists(INTERFACES_NEW):
         node.rename(INTERFACES_NEW, INTERFACES)
     live = node.read(INTERFACES) or ""
+    if ignored:
+        live = "".join(
+            line
+            for line in live.splitlines(keepends=True)
+            if not (line.startswith("\t") and line.split()[:1] == [ignored])
+        )
+        node.write(INTERFACES, live)
     sdn = cluster.sdn.render(node)
     node.write(SDN_INTERFACES, sdn.text)
     log = list(sdn.warnings)
@@ -410,7 +418,9 @@ def register(router: Router, cluster: Cluster) -> None:
     def reload(request: Request, node: str) -> Reply:
         target = cluster.node(node)
         validate({**request.params, "node": node}, _RELOAD)
-        log, error = reload_node(cluster, target, request.user, request.task_failure)
+        log, error = reload_node(
+            cluster, target, request.user, request.task_failure, request.ignored_setting
+        )
         task = cluster.tasks.start(node, "srvreload", "networking", request.user, log, error)
         return Reply(task.upid)
 

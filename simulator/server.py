@@ -5,7 +5,8 @@ For each request under ``/api2/json`` the server, in pveproxy's order:
 1. decodes the parameters (query string; for POST and PUT also the body,
    form-encoded or JSON, the query winning on a clash; ``_dc`` dropped);
 2. counts the request against the armed faults (once): ``drop`` closes the
-   connection unanswered, ``delay`` waits and goes on, the others are handed to
+   connection unanswered, ``lost`` answers nobody after doing the work, ``delay``
+   waits and goes on, the others are handed to
    ``Cluster.handle``;
 3. authenticates (``simulator.auth``): a failure is a 401 with an empty body
    and the message as reason phrase;
@@ -248,6 +249,11 @@ class SimulatorServer:
             fault = None
 
         response = self._answer(http, method, path, params, body, fault)
+        if fault is not None and fault.kind == "lost":
+            if http.transport is not None:
+                http.transport.abort()
+            self._record(method, path, params, 0, started)
+            return web.Response(status=500)  # never sent: the answer is lost
         if response.status == 401 and self.auth_failure_delay > 0:
             await asyncio.sleep(max(0.0, self.auth_failure_delay - (time.monotonic() - started)))
         self._record(method, path, params, response.status, started)

@@ -25,6 +25,7 @@ from proxmoxer.core import ResourceException
 from simulator.api import Reply, Request
 from simulator.certs import ensure_certs
 from simulator.faults import IFRELOAD_FAILED, Fault
+from simulator.node import INTERFACES, INTERFACES_NEW
 from simulator.requestlog import REDACTED
 from simulator.testing import SimulatorHandle, running_simulator
 
@@ -395,6 +396,30 @@ def test_drop_fault_closes_the_connection(simulator: SimulatorHandle) -> None:
     assert api.version.get()["release"]  # the next request is answered
     dropped = simulator.requests.select(path_glob="/version")
     assert [e.status for e in dropped] == [0, 200]
+
+
+def test_lost_fault_does_the_work_and_answers_nobody(simulator: SimulatorHandle) -> None:
+    """``lost`` carries the request out, then closes the connection: the client sees a
+    connection error although the interface was staged."""
+    network = simulator.proxmox().nodes("pve1").network
+    simulator.faults.arm(Fault("lost", method="POST", path="/nodes/pve1/network"))
+    with pytest.raises(requests.exceptions.ConnectionError):
+        network.post(iface="vmbr7", type="bridge")
+    assert "iface vmbr7 inet manual" in (simulator.files()[INTERFACES_NEW] or "")
+    assert [e.status for e in simulator.requests.select(method="POST")] == [0]
+
+
+def test_ignore_fault_leaves_a_setting_out_of_the_live_config(simulator: SimulatorHandle) -> None:
+    """``ignore`` makes the apply drop an option from every stanza it makes live, silently:
+    the task ends OK and the node reports the interface without it."""
+    network = simulator.proxmox().nodes("pve1").network
+    network.post(iface="vmbr7", type="bridge", mtu=1400, autostart=1)
+    simulator.faults.arm(Fault("ignore", method="PUT", path="/nodes/pve1/network", setting="mtu"))
+    upid = network.put()
+    status = simulator.proxmox().nodes("pve1").tasks(upid).status.get()
+    assert status["exitstatus"] == "OK"
+    assert "mtu" not in network("vmbr7").get()
+    assert "\tmtu 1400" not in (simulator.files()[INTERFACES] or "")
 
 
 def test_delay_fault_delays_the_answer(simulator: SimulatorHandle) -> None:
