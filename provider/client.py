@@ -1,31 +1,26 @@
-"""The one module that talks to Proxmox: sessions, retries, raw reads, task waits.
+"""A node's network API (``/nodes/{node}/network``) and its wire format.
 
-Connection settings come from stack config (``pvenet:endpoint``,
-``pvenet:apiToken``, ``pvenet:insecure``, ``pvenet:caCert``) or the
-environment (``PROXMOX_VE_ENDPOINT``, ``PROXMOX_VE_API_TOKEN``,
-``PROXMOX_VE_INSECURE``). TLS is verified unless ``insecure`` is set. A
-``Client`` is built per operation and never stored on a provider, so nothing
-secret ends up in Pulumi state.
+``Client`` makes the calls one node's interfaces need, through the operation's
+``provider.api.session.ApiSession`` (one connection, one retry table); every
+failure is ``provider.errors.ApiCallFailed``. A ``Client`` is built per
+operation and never stored on a provider, so nothing secret ends up in Pulumi
+state.
 
-Only this module knows Proxmox's wire format: hyphenated names
+Only this module knows Proxmox's wire format for interfaces: hyphenated names
 (``bond-primary``), space-separated lists, 1/0 booleans, ``delete=`` lists.
 """
 
 from __future__ import annotations
 
-import os
 import threading
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any, TypeVar
-from urllib.parse import urlsplit
+from typing import Any
 
-import requests
-from proxmoxer import ProxmoxAPI
-from proxmoxer.core import ResourceException
-
-from provider.errors import ConnectionSettingsError, NodeError
+from provider.api.session import ApiSession, Call
+from provider.api.settings import Settings
+from provider.errors import ApiCallFailed, NodeError
 from provider.model import (
     DOTTED_VLAN_RE,
     NUMBERED_VLAN_RE,
@@ -37,21 +32,11 @@ from provider.model import (
 )
 from provider.plan import Link
 
-T = TypeVar("T")
-
-CALL_ERRORS = (ResourceException, requests.exceptions.RequestException)
+CALL_ERRORS = (ApiCallFailed,)
 """What an API call raises when the node refuses it or cannot be reached."""
 
 TASK_TIMEOUT_S = 120.0  # a reload of a big config takes seconds; Proxmox's own GUI waits this long
 TASK_POLL_S = 0.2
-READ_ATTEMPTS = 4
-LOCK_ATTEMPTS = 4
-RETRY_BACKOFF_S = 0.25
-HTTP_TIMEOUT_S = 30.0
-# Answers worth asking again: proxy and gateway failures, and pveproxy's 595/596 for a node
-# it could not reach. A plain 500 is Proxmox's `die` and says the same the next time.
-TRANSIENT_STATUS = frozenset({502, 503, 504, 595, 596})
-LOCK_TIMEOUT_MESSAGE = "can't lock file '/etc/network/.pve-interfaces.lock' - got timeout"
 
 _node_locks: dict[str, threading.Lock] = {}
 _node_locks_guard = threading.Lock()
@@ -61,86 +46,6 @@ def node_lock(endpoint: str, node: str) -> threading.Lock:
     """The lock that serialises applies to one node within this provider process."""
     with _node_locks_guard:
         return _node_locks.setdefault(f"{endpoint}/{node}", threading.Lock())
-
-
-@dataclass(frozen=True)
-class Settings:
-    """Where and how to reach the Proxmox API. ``repr`` never shows the token."""
-
-    endpoint: str
-    token: str
-    insecure: bool = False
-    ca_cert: str | None = None
-
-    def __repr__(self) -> str:
-        return f"Settings(endpoint={self.endpoint!r}, token=<hidden>, insecure={self.insecure})"
-
-    @property
-    def host(self) -> str:
-        """The endpoint's host name or address."""
-        return urlsplit(self.endpoint).hostname or ""
-
-    @property
-    def port(self) -> int:
-        """The endpoint's port (8006 when not given)."""
-        return urlsplit(self.endpoint).port or 8006
-
-    @property
-    def verify(self) -> bool | str:
-        """What requests should verify the server certificate against."""
-        if self.insecure:
-            return False
-        return self.ca_cert or True
-
-
-def _truthy(value: str | None) -> bool:
-    return (value or "").strip().lower() in ("1", "true", "yes", "on")
-
-
-def settings_from(
-    config: Mapping[str, Any] | Callable[[str], Any], env: Mapping[str, str] | None = None
-) -> Settings:
-    """Settings from stack config (a mapping or a ``get`` function) with environment fallbacks."""
-    env = os.environ if env is None else env
-    get = config if callable(config) else config.get
-    endpoint = get("endpoint") or env.get("PROXMOX_VE_ENDPOINT")
-    token = get("apiToken") or env.get("PROXMOX_VE_API_TOKEN")
-    insecure_value = get("insecure")
-    insecure = (
-        _truthy(str(insecure_value))
-        if insecure_value is not None
-        else _truthy(env.get("PROXMOX_VE_INSECURE"))
-    )
-    ca_cert = get("caCert") or env.get("PROXMOX_VE_CA_CERT")
-    if not endpoint:
-        raise ConnectionSettingsError(
-            "no Proxmox endpoint: run `pulumi config set pvenet:endpoint https://HOST:8006` "
-            "or set PROXMOX_VE_ENDPOINT"
-        )
-    parts = urlsplit(str(endpoint))
-    if parts.scheme != "https" or not parts.hostname:
-        raise ConnectionSettingsError(
-            f"pvenet:endpoint '{endpoint}' must be an https URL such as https://pve1.example.net:8006"
-        )
-    if not token:
-        raise ConnectionSettingsError(
-            "no API token: run `pulumi config set --secret pvenet:apiToken 'USER@REALM!ID=SECRET'` "
-            "or set PROXMOX_VE_API_TOKEN"
-        )
-    _split_token(str(token))
-    return Settings(
-        str(endpoint).rstrip("/"), str(token), insecure, str(ca_cert) if ca_cert else None
-    )
-
-
-def _split_token(token: str) -> tuple[str, str, str]:
-    user_and_id, sep, secret = token.partition("=")
-    user, bang, token_id = user_and_id.partition("!")
-    if not (sep and bang and "@" in user and token_id and secret):
-        raise ConnectionSettingsError(
-            "the API token must look like USER@REALM!TOKENID=SECRET (the secret is not shown here)"
-        )
-    return user, token_id, secret
 
 
 @dataclass(frozen=True)
@@ -167,104 +72,34 @@ class TaskResult:
 
 def describe(error: Exception) -> str:
     """A one-line account of a failed API call, with Proxmox's per-parameter errors."""
-    if isinstance(error, ResourceException):
-        text = f"HTTP {error.status_code}: {error.content}"
-        if error.errors:
-            text += (
-                " ("
-                + "; ".join(f"{k}: {str(v).strip()}" for k, v in sorted(error.errors.items()))
-                + ")"
-            )
-        return text
-    if isinstance(error, requests.exceptions.RequestException):
-        return f"connection failed: {type(error).__name__}"
+    if isinstance(error, ApiCallFailed):
+        return error.describe()
     return str(error)
 
 
-def _is_lock_timeout(error: Exception) -> bool:
-    return isinstance(error, ResourceException) and LOCK_TIMEOUT_MESSAGE in str(error.content)
-
-
 class Client:
-    """API calls for one node's network, with the retries each kind of call can bear."""
+    """API calls for one node's network, over the operation's session."""
 
-    def __init__(self, settings: Settings, node: str) -> None:
+    def __init__(self, settings: Settings, node: str, session: ApiSession | None = None) -> None:
         self.settings = settings
         self.node = node
-        user, token_id, secret = _split_token(settings.token)
-        self._api = ProxmoxAPI(
-            f"{settings.host}:{settings.port}",
-            user=user,
-            token_name=token_id,
-            token_value=secret,
-            verify_ssl=settings.verify,
-            timeout=HTTP_TIMEOUT_S,
-        )
-        self._auth_header = f"PVEAPIToken={settings.token}"
-        self._base = f"https://{settings.host}:{settings.port}/api2/json"
-
-    # -- plumbing --------------------------------------------------------------------------
-
-    def _read(self, call: Callable[[], T]) -> T:
-        """An idempotent read: retried on dropped connections and transient answers."""
-        for attempt in range(READ_ATTEMPTS):
-            try:
-                return call()
-            except requests.exceptions.ConnectionError:
-                if attempt == READ_ATTEMPTS - 1:
-                    raise
-            except ResourceException as error:
-                if error.status_code not in TRANSIENT_STATUS or attempt == READ_ATTEMPTS - 1:
-                    raise
-            time.sleep(RETRY_BACKOFF_S * (attempt + 1))
-        raise AssertionError("unreachable")
-
-    def _write(self, call: Callable[[], T]) -> T:
-        """A staged write: retried only when the interfaces lock timed out (nothing was written)."""
-        for attempt in range(LOCK_ATTEMPTS):
-            try:
-                return call()
-            except ResourceException as error:
-                if not _is_lock_timeout(error) or attempt == LOCK_ATTEMPTS - 1:
-                    raise
-            time.sleep(RETRY_BACKOFF_S * (attempt + 1))
-        raise AssertionError("unreachable")
-
-    @property
-    def _network(self) -> Any:
-        return self._api.nodes(self.node).network
+        self.session = session or ApiSession(settings)
+        self._path = f"/nodes/{node}/network"
 
     # -- reads -----------------------------------------------------------------------------
 
     def view(self) -> NodeView:
-        """All interfaces (pending config when changes are staged) and the raw ``changes`` diff.
-
-        proxmoxer returns only ``data``; ``changes`` sits beside it, so this is a raw request.
-        """
-
-        def fetch() -> NodeView:
-            response = requests.get(
-                f"{self._base}/nodes/{self.node}/network",
-                headers={"Authorization": self._auth_header},
-                verify=self.settings.verify,
-                timeout=HTTP_TIMEOUT_S,
-            )
-            if response.status_code >= 400:
-                body = json_or_empty(response)
-                raise ResourceException(
-                    response.status_code, response.reason, response.reason, body.get("errors")
-                )
-            body = response.json()
-            items = {item["iface"]: item for item in body.get("data") or []}
-            return NodeView(items, body.get("changes"))
-
-        return self._read(fetch)
+        """All interfaces (pending config when changes are staged) and the raw ``changes`` diff."""
+        body = self.session.body("GET", self._path, kind=Call.READ)
+        items = {item["iface"]: item for item in body.get("data") or []}
+        changes = body.get("changes")
+        return NodeView(items, str(changes) if changes else None)
 
     def cluster_node_ip(self) -> str | None:
         """The node's address as the cluster knows it (``/cluster/status``), if listed."""
         try:
-            status = self._read(self._api.cluster.status.get)
-        except ResourceException:
+            status = self.session.call("GET", "/cluster/status", kind=Call.READ)
+        except ApiCallFailed:
             return None
         for entry in status or []:
             if entry.get("type") == "node" and entry.get("name") == self.node:
@@ -275,56 +110,57 @@ class Client:
 
     def create(self, iface: str, params: Mapping[str, Any]) -> None:
         """POST one interface to the staged config."""
-        self._write(lambda: self._network.post(iface=iface, **params))
+        self.session.call("POST", self._path, {"iface": iface, **params}, kind=Call.WRITE)
 
     def update(self, iface: str, params: Mapping[str, Any]) -> None:
         """PUT one interface in the staged config."""
-        self._write(lambda: self._network(iface).put(**params))
+        self.session.call("PUT", f"{self._path}/{iface}", params, kind=Call.WRITE)
 
     def delete(self, iface: str) -> None:
         """DELETE one interface from the staged config."""
-        self._write(lambda: self._network(iface).delete())
+        self.session.call("DELETE", f"{self._path}/{iface}", kind=Call.WRITE)
 
     def revert(self) -> None:
         """Discard every staged change (DELETE /nodes/{node}/network)."""
-        self._read(self._network.delete)
+        self.session.call("DELETE", self._path, kind=Call.IDEMPOTENT)
 
     def apply(self) -> str:
         """Start the reload of the staged config; returns the task's UPID."""
-        return str(self._network.put())
+        return str(self.session.call("PUT", self._path, kind=Call.ONCE))
 
     def wait(self, upid: str, timeout: float = TASK_TIMEOUT_S) -> TaskResult:
-        """Poll a task until it stops; its exit status and log."""
-        tasks = self._api.nodes(self.node).tasks(upid)
+        """Poll a task until it stops; its exit status and log.
+
+        Status reads are retried as reads are; ApiCallFailed when they keep failing,
+        NodeError when the task is still running at ``timeout``.
+        """
+        path = f"/nodes/{upid_node(upid) or self.node}/tasks/{upid}"
         deadline = time.monotonic() + timeout
         while True:
-            status = self._read(tasks.status.get)
+            status = self.session.call("GET", f"{path}/status", kind=Call.READ) or {}
             if status.get("status") == "stopped":
-                log = self._read(lambda: tasks.log.get(limit=1000))
+                log = self.session.call("GET", f"{path}/log", {"limit": 1000}, kind=Call.READ)
                 return TaskResult(
-                    upid, str(status.get("exitstatus")), [line.get("t", "") for line in log]
+                    upid, str(status.get("exitstatus")), [line.get("t", "") for line in log or []]
                 )
             if time.monotonic() > deadline:
                 raise NodeError(f"{self.node}: task {upid} still running after {timeout:.0f} s")
             time.sleep(TASK_POLL_S)
 
 
-def json_or_empty(response: requests.Response) -> dict[str, Any]:
-    """The JSON object of an answer, or {} when its body is not one (an error page, nothing)."""
-    try:
-        body = response.json()
-    except ValueError:
-        return {}
-    return body if isinstance(body, dict) else {}
+def upid_node(upid: str) -> str | None:
+    """The node a task runs on, from its UPID (``UPID:<node>:...``)."""
+    fields = upid.split(":")
+    return fields[1] if len(fields) > 2 and fields[0] == "UPID" and fields[1] else None
+
+
+def _split(value: Any) -> list[str]:
+    return sorted(str(value or "").replace(",", " ").replace(";", " ").split())
 
 
 # --- wire format ---------------------------------------------------------------------------
 
 _COMMON_KEYS = ("cidr", "gateway", "cidr6", "gateway6", "mtu", "comments")
-
-
-def _split(value: Any) -> list[str]:
-    return sorted(str(value or "").replace(",", " ").replace(";", " ").split())
 
 
 def spec_from_api(name: str, item: Mapping[str, Any]) -> Spec | None:

@@ -16,7 +16,7 @@ from pulumi.dynamic import ConfigureRequest, ResourceProvider
 from pulumi.output import Unknown
 from pulumi.runtime import rpc
 
-from provider.client import Settings, settings_from
+from provider.api.settings import Settings, settings_from
 from provider.errors import ConnectionSettingsError
 
 

@@ -19,9 +19,53 @@ class NodeError(PvenetError, RuntimeError):
     """The node refused or failed a change; the message says what state the node is left in."""
 
 
+def cannot_tell(subject: str, what: str, where: str) -> NodeError:
+    """The failure after an apply whose outcome cannot be read: ``subject`` names the node or
+    the SDN network, ``what`` what failed, ``where`` what runs the change ("node", "cluster")."""
+    return NodeError(
+        f"{subject}: {what}. The change was applied, and pvenet cannot tell whether the {where} "
+        "runs it: run `pulumi refresh` to see what runs, then `pulumi up` again (a "
+        f"{where} that already runs the change is taken as done)"
+    )
+
+
 class ForeignPendingChanges(NodeError):
     """The node has staged network changes that pvenet did not make."""
 
 
 class ConnectionSettingsError(PvenetError, ValueError):
     """The endpoint, token or TLS settings are missing or malformed."""
+
+
+class ApiCallFailed(PvenetError, RuntimeError):
+    """An API call that failed: refused with an answer (``status``), or left without one.
+
+    ``answered`` is False when no answer came back (a timeout, a dropped connection): the
+    server may have done the work, or may still do it. ``message`` is the server's reason
+    on one line, with Proxmox's per-parameter ``errors`` when it sent them.
+    """
+
+    def __init__(
+        self,
+        call: str,
+        message: str,
+        *,
+        status: int | None = None,
+        errors: dict[str, str] | None = None,
+        answered: bool = True,
+    ) -> None:
+        self.call = call
+        self.status = status
+        self.message = message
+        self.errors = dict(errors or {})
+        self.answered = answered
+        super().__init__(self.describe())
+
+    def describe(self) -> str:
+        """The failure on one line: ``HTTP 500: reason (param: why)`` or why there was no answer."""
+        if not self.answered:
+            return self.message
+        text = f"HTTP {self.status}: {self.message}"
+        if self.errors:
+            text += " (" + "; ".join(f"{k}: {v}" for k, v in sorted(self.errors.items())) + ")"
+        return text

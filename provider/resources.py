@@ -33,11 +33,12 @@ from provider.client import CALL_ERRORS, Client, spec_from_api, stanza_of
 from provider.engine import ConfiguredProvider
 from provider.engine import coerce_numbers as _coerce_numbers
 from provider.engine import is_unknown as _is_unknown
-from provider.errors import NodeError
+from provider.errors import ApiCallFailed, NodeError
 from provider.guard import management_changes
 from provider.model import EthSpec, Spec, load_spec, parse_interfaces, spec_to_dict
 from provider.plan import PlanError, plan
 from provider.transaction import Snapshot, Transaction, resolve, snapshot
+from provider.verify import verify
 
 NODE_RE = re.compile(r"[a-zA-Z0-9]([a-zA-Z0-9\-]*[a-zA-Z0-9])?")
 INPUT_KEYS = ("node", "interfaces", "adopt", "allow_management_change")
@@ -170,15 +171,28 @@ class NodeInterfacesProvider(ConfiguredProvider):
 
         def prepare(current: Snapshot) -> dict[str, Spec | None]:
             joining = [s for s in specs if s.iface not in previous]
-            taken = sorted(s.iface for s in joining if s.iface in current.links and s.type != "eth")
+            existing = [s.iface for s in joining if s.iface in current.links and s.type != "eth"]
+            live = resolve({s.iface: s for s in joining}, current.specs)
+            # Without adopt, an interface that already runs exactly as wanted is this set's
+            # own, left by a create whose answer was lost: done, not someone else's.
+            taken = [name for name in existing if verify({name: live[name]}, current.specs)]
+            own = sorted(set(existing) - set(taken))
+            if own and not news.get("adopt"):
+                pulumi.log.info(
+                    f"{node}: {', '.join(own)} already run exactly as this set wants them: taken "
+                    "as the set's own (left by a create whose answer was lost); they are deleted "
+                    "with the set. Set adopt=True to have them put back as they are instead"
+                )
             if taken and not news.get("adopt"):
                 raise NodeError(
-                    f"{node}: {', '.join(taken)} already exist on the node; set adopt=True to "
-                    "manage them (they are put back as they are now when the set is deleted), "
-                    "or pick other names"
+                    f"{node}: {', '.join(sorted(taken))} already exist on the node; set "
+                    "adopt=True to manage them (they are put back as they are now when the set "
+                    "is deleted), or pick other names"
                 )
             for spec in joining:
-                if spec.iface in current.specs and (spec.iface in taken or spec.type == "eth"):
+                if spec.iface in current.specs and (
+                    (spec.iface in existing and news.get("adopt")) or spec.type == "eth"
+                ):
                     adopted[spec.iface] = spec_to_dict(current.specs[spec.iface])
             names = {spec.iface for spec in specs}
             enslaved = {port for spec in specs if spec.type == "bond" for port in spec.ports()}
@@ -199,7 +213,10 @@ class NodeInterfacesProvider(ConfiguredProvider):
         """The live config of the set's interfaces; one deleted out of band disappears."""
         node = str(props["node"])
         client = self._client(node)
-        view = client.view()
+        try:
+            view = client.view()
+        except ApiCallFailed as error:
+            raise NodeError(f"{node}: reading the node failed ({error.describe()})") from None
         live: list[dict[str, Any]] = []
         for item in props.get("interfaces") or []:
             name = str(item["iface"])

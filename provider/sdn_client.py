@@ -1,17 +1,13 @@
 """The API calls of the cluster-wide SDN config (``/cluster/sdn``), and their wire format.
 
 ``SdnClient`` is to ``/cluster/sdn`` what ``provider.client.Client`` is to a
-node's network: built per operation from the same ``Settings`` (token auth,
-TLS verified unless ``insecure``), with the same retry rules: reads are
-retried on dropped connections and 5xx answers, writes only when the cluster
-filesystem lock timed out (nothing was written then).
-
-It sends its requests itself rather than through proxmoxer: pve-network's
-failures inside the SDN lock carry the reason on the message's second line
-(``create sdn subnet object failed: 400 Parameter verification failed.`` /
-``gateway: 10.9.0.1 is not in subnet 10.10.10.0/24``) and proxmoxer keeps only
-the first. Failures are still raised as proxmoxer's ``ResourceException`` (with
-the whole message), so ``CALL_ERRORS`` and ``describe`` apply unchanged.
+node's network: built per operation, sending every call through the
+operation's ``provider.api.session.ApiSession`` (one connection, one retry
+table: reads again on lost answers and gateway failures, writes only when the
+cluster filesystem lock timed out). pve-network's failures inside the SDN
+lock carry the reason on the message's second line (``create sdn subnet
+object failed: 400 Parameter verification failed.`` / ``gateway: 10.9.0.1 is
+not in subnet 10.10.10.0/24``); the session keeps every line.
 
 Only this module knows the SDN wire format: ``nodes`` as a comma list,
 ``dhcp-range`` as repeated ``start-address=..,end-address=..`` form values,
@@ -29,29 +25,16 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
-import requests
-from proxmoxer.core import ResourceException
-
-from provider.client import (
-    HTTP_TIMEOUT_S,
-    LOCK_ATTEMPTS,
-    READ_ATTEMPTS,
-    RETRY_BACKOFF_S,
-    Client,
-    NodeView,
-    Settings,
-    TaskResult,
-    describe,
-    json_or_empty,
-)
-from provider.errors import NodeError
+from provider.api.session import ApiSession, Call
+from provider.api.settings import Settings
+from provider.client import Client, NodeView, TaskResult, describe
+from provider.errors import ApiCallFailed, NodeError
 from provider.sdn_plan import SdnState, SdnStep, SubnetState, VnetState, ZoneState
 from provider.sdn_render import Uplink, Uplinks
 
 T = TypeVar("T")
 
 SDN = "/cluster/sdn"
-CFS_LOCK_TIMEOUT = "got lock request timeout"  # cfs_lock's message when another writer held it
 INVALID_LOCK_TOKEN = "invalid lock token provided"
 NOT_OFFERED = (404, 501)  # pveproxy answers 501 for a method it has no handler for (PVE 8)
 SDN_LOCK_ATTEMPTS = 10  # another client's SDN change usually finishes within seconds
@@ -74,7 +57,7 @@ def subnet_id(zone: str, cidr: str) -> str:
 
 
 def _message(error: Exception) -> str:
-    return str(error.content) if isinstance(error, ResourceException) else str(error)
+    return error.message if isinstance(error, ApiCallFailed) else str(error)
 
 
 @dataclass(frozen=True)
@@ -89,59 +72,19 @@ class SdnObjects:
 class SdnClient:
     """Calls of the cluster-wide SDN API, plus the node reads an SDN change needs."""
 
-    def __init__(self, settings: Settings) -> None:
+    def __init__(self, settings: Settings, session: ApiSession | None = None) -> None:
         self.settings = settings
-        self._base = f"https://{settings.host}:{settings.port}/api2/json"
-        self._session = requests.Session()
-        self._session.headers["Authorization"] = f"PVEAPIToken={settings.token}"
+        self.session = session or ApiSession(settings)
 
     # -- plumbing --------------------------------------------------------------------------------
 
-    def _request(self, method: str, path: str, params: Mapping[str, Any] | None = None) -> Any:
-        """One call; its ``data``, or ResourceException with the server's whole message."""
-        form = {k: _wire(v) for k, v in (params or {}).items() if v is not None}
-        query = method in ("GET", "DELETE")
-        response = self._session.request(
-            method,
-            self._base + path,
-            params=form if query else None,
-            data=None if query else form,
-            # per request: a session-wide setting loses to REQUESTS_CA_BUNDLE in the environment
-            verify=self.settings.verify,
-            timeout=HTTP_TIMEOUT_S,
-        )
-        body = json_or_empty(response)
-        if response.status_code >= 400:
-            message = str(body.get("message") or response.reason or "").strip()
-            raise ResourceException(
-                response.status_code, response.reason, message, body.get("errors")
-            )
-        return body.get("data")
-
     def _read(self, path: str, params: Mapping[str, Any] | None = None) -> Any:
-        """An idempotent read: retried on dropped connections and 5xx answers."""
-        for attempt in range(READ_ATTEMPTS):
-            try:
-                return self._request("GET", path, params)
-            except requests.exceptions.ConnectionError:
-                if attempt == READ_ATTEMPTS - 1:
-                    raise
-            except ResourceException as error:
-                if error.status_code < 500 or attempt == READ_ATTEMPTS - 1:
-                    raise
-            time.sleep(RETRY_BACKOFF_S * (attempt + 1))
-        raise AssertionError("unreachable")
+        """An idempotent read (sent again on lost answers and gateway failures)."""
+        return self.session.call("GET", path, params, kind=Call.READ)
 
     def _write(self, method: str, path: str, params: Mapping[str, Any]) -> Any:
-        """A write: retried only when the cluster filesystem lock timed out (nothing written)."""
-        for attempt in range(LOCK_ATTEMPTS):
-            try:
-                return self._request(method, path, params)
-            except ResourceException as error:
-                if CFS_LOCK_TIMEOUT not in _message(error) or attempt == LOCK_ATTEMPTS - 1:
-                    raise
-            time.sleep(RETRY_BACKOFF_S * (attempt + 1))
-        raise AssertionError("unreachable")
+        """A write: sent again only when the cluster filesystem lock timed out."""
+        return self.session.call(method, path, params, kind=Call.WRITE)
 
     # -- the cluster and its nodes ---------------------------------------------------------------
 
@@ -151,7 +94,7 @@ class SdnClient:
 
     def node_view(self, node: str) -> NodeView:
         """A node's interfaces and its raw pending ``changes`` diff (see ``Client.view``)."""
-        return Client(self.settings, node).view()
+        return Client(self.settings, node, self.session).view()
 
     def uplinks(self, node: str) -> Uplinks:
         """The interfaces holding the node's default gateways: where SNAT traffic leaves."""
@@ -184,7 +127,7 @@ class SdnClient:
         node = upid.split(":")[1] if upid.count(":") > 1 else ""
         if not node:
             raise NodeError(f"the SDN apply returned '{upid}', which is not a task id (UPID)")
-        return Client(self.settings, node).wait(upid)
+        return Client(self.settings, node, self.session).wait(upid)
 
     # -- reads of the SDN config -----------------------------------------------------------------
 
@@ -204,7 +147,9 @@ class SdnClient:
         if vnet_item is not None:
             try:
                 items = self._read(f"{SDN}/vnets/{vnet}/subnets", view) or []
-            except ResourceException as error:
+            except ApiCallFailed as error:
+                if not error.answered:
+                    raise
                 raise NodeError(
                     f"vnet {vnet}: its subnets cannot be read ({_message(error)}); the vnet "
                     "is probably deleted in the pending SDN config: apply or roll back the "
@@ -241,16 +186,29 @@ class SdnClient:
         """Take the SDN lock: its token, or None when the server has no lock (before PVE 9).
 
         While another client holds the lock, this waits for it a few seconds,
-        then refuses with what to do.
+        then refuses with what to do. When a lock request got no answer, the
+        server may have taken the lock for pvenet with a token it never saw:
+        if the next request finds the config locked, that lock is released by
+        force (nobody else could ever release it) and taken again.
         """
+        lost = False
         for attempt in range(SDN_LOCK_ATTEMPTS):
             try:
                 return str(self._write("POST", f"{SDN}/lock", {}))
-            except ResourceException as error:
-                if error.status_code in NOT_OFFERED:
+            except ApiCallFailed as error:
+                if error.status in NOT_OFFERED:
                     return None
-                if INVALID_LOCK_TOKEN not in _message(error):
+                if not error.answered:
+                    # it may still land: give it the time to, then the next request sees it
+                    lost = True
+                    time.sleep(self.settings.timeout)
+                    continue
+                if INVALID_LOCK_TOKEN not in error.message:
                     raise
+                if lost:
+                    self.session.call("DELETE", f"{SDN}/lock", {"force": 1}, kind=Call.IDEMPOTENT)
+                    lost = False
+                    continue
             if attempt < SDN_LOCK_ATTEMPTS - 1:
                 time.sleep(SDN_LOCK_BACKOFF_S)
         raise NodeError(
@@ -262,16 +220,17 @@ class SdnClient:
 
     def unlock(self, token: str) -> None:
         """Release the SDN lock held with ``token``."""
-        self._write("DELETE", f"{SDN}/lock", {"lock-token": token})
+        self.session.call("DELETE", f"{SDN}/lock", {"lock-token": token}, kind=Call.IDEMPOTENT)
 
     def apply(self, token: str | None) -> str:
         """Commit the pending SDN config and reload every node (releasing the lock); the UPID."""
         params = {"lock-token": token, "release-lock": 1} if token else {}
-        return str(self._request("PUT", SDN, params))
+        return str(self.session.call("PUT", SDN, params, kind=Call.ONCE))
 
-    def rollback(self, token: str) -> None:
-        """Reset the pending SDN config to the running one and release the lock."""
-        self._write("POST", f"{SDN}/rollback", {"lock-token": token, "release-lock": 1})
+    def rollback(self, token: str | None) -> None:
+        """Reset the pending SDN config to the running one (and release the lock, if held)."""
+        params = {"lock-token": token, "release-lock": 1} if token else {}
+        self.session.call("POST", f"{SDN}/rollback", params, kind=Call.IDEMPOTENT)
 
     # -- writes ----------------------------------------------------------------------------------
 
@@ -284,12 +243,6 @@ class SdnClient:
 
 
 # --- wire format ----------------------------------------------------------------------------------
-
-
-def _wire(value: Any) -> Any:
-    if isinstance(value, bool):
-        return 1 if value else 0
-    return value
 
 
 def _cidr(item: Mapping[str, Any]) -> str:

@@ -90,6 +90,15 @@ class SdnStep:
         return f"{self.action} {self.kind} {self.key}"
 
 
+def step_done(step: SdnStep, state: SdnState) -> bool:
+    """Whether ``state`` (the pending config) already shows what ``step`` writes."""
+    if step.kind == "zone":
+        return state.zone == step.target
+    if step.kind == "vnet":
+        return state.vnet == step.target
+    return state.subnets.get(step.key) == step.target
+
+
 def subnet_state(subnet: SubnetSpec) -> SubnetState:
     """What pve-network stores for one desired subnet."""
     return SubnetState(

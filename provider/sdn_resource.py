@@ -41,7 +41,7 @@ from provider.sdn_model import (
     require_sdn,
     sdn_to_inputs,
 )
-from provider.sdn_plan import SdnState, desired_state
+from provider.sdn_plan import SdnState, desired_state, verify
 from provider.sdn_render import Uplinks, render_nodes
 from provider.sdn_transaction import SdnOutcome, SdnTransaction
 
@@ -140,6 +140,9 @@ class SdnNetworkProvider(ConfiguredProvider):
         spec = _spec(props)
 
         def prepare(current: SdnObjects, cluster: list[str]) -> SdnState:
+            desired = desired_state(spec)
+            if not verify(spec.zone, spec.vnet, desired, current.state):
+                return desired  # already there: this create's own, its answer was lost
             taken = [
                 f"{kind} '{name}'"
                 for kind, name, there in (
@@ -155,7 +158,7 @@ class SdnNetworkProvider(ConfiguredProvider):
                     "and run again"
                 )
             _refuse_unknown_nodes(spec, cluster)
-            return desired_state(spec)
+            return desired
 
         outcome = SdnTransaction(self._client(), spec.zone, spec.vnet).converge(prepare)
         return CreateResult(f"{spec.zone}/{spec.vnet}", _outputs(props, outcome))

@@ -3,9 +3,9 @@
 ``SdnTransaction.converge`` is the only way pvenet changes the SDN config. It
 gives the guarantees ``provider.transaction`` gives for a node's interfaces:
 
-1. In this process, one SDN change at a time per cluster, holding every
-   node's interfaces lock too (an SDN apply reloads every node, so it must
-   not run while pvenet stages a node change).
+1. One SDN change at a time per cluster from this machine, holding every
+   node's change lock too (``provider.locks``: an SDN apply reloads every
+   node, so it must not run while pvenet stages a node change).
 2. Refuse before any write when applying would apply more than this change:
    pending SDN changes that are not ours, or a node with staged
    ``/etc/network/interfaces.new`` changes (the SDN apply reloads every node,
@@ -20,24 +20,32 @@ gives the guarantees ``provider.transaction`` gives for a node's interfaces:
 5. If the apply or the verification failed, the new config is already
    running: write the previous objects back and apply again, then report
    what happened. It never returns success for a change that is not live.
+
+Lost answers: a write that got no answer may land later, so before pending changes are
+rolled back pvenet waits as long again as a request may take, and rolls back again what
+lands late; a lock request that got no answer may have locked the config for pvenet
+(``SdnClient.lock`` takes it back); an apply that got no answer has run if nothing is
+pending any more; a task or read-back that cannot be read is reported as such.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
-from contextlib import ExitStack, contextmanager
+import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TypeVar
 
-from provider.client import CALL_ERRORS, node_lock
-from provider.errors import ForeignPendingChanges, NodeError
-from provider.sdn_client import SdnClient, SdnObjects, describe_sdn, sdn_lock
-from provider.sdn_plan import Mismatch, SdnState, SdnStep, plan, verify
+from provider.api.session import passing
+from provider.errors import ApiCallFailed, ForeignPendingChanges, NodeError, cannot_tell
+from provider.locks import node_change, sdn_change
+from provider.sdn_client import SdnClient, SdnObjects, describe_sdn
+from provider.sdn_plan import Mismatch, SdnState, SdnStep, plan, step_done, verify
 
 T = TypeVar("T")
 
 INVALID_PENDING = "configuration has pending changes"  # POST /cluster/sdn/lock's refusal
 APPLY_ATTEMPTS = 2  # a PUT whose connection dropped before the server ran it is sent once more
+CLEANUP_ROUNDS = 3
 
 
 @dataclass(frozen=True)
@@ -76,9 +84,10 @@ class SdnTransaction:
         cluster's node names, and returns the target (``SdnState()`` = remove
         everything); it may raise to refuse the change before any write.
         """
-        with sdn_lock(self.client.settings.endpoint):
+        endpoint = self.client.settings.endpoint
+        with sdn_change(endpoint):
             cluster = self._before_writes("reading the cluster's nodes", self.client.nodes)
-            with self._node_locks(cluster):
+            with node_change(endpoint, *cluster):
 
                 def read() -> tuple[SdnObjects, SdnState]:
                     self._refuse_staged_node_changes(cluster)
@@ -99,6 +108,7 @@ class SdnTransaction:
                 lock = self._before_writes("taking the SDN lock", self._lock)
                 try:
                     self._write(steps, lock, before.state)
+                    self._check_pending(lock, before.state)
                     failure = self._apply(lock, before.state)
                 finally:
                     self._release_if_held(lock)
@@ -114,7 +124,7 @@ class SdnTransaction:
         """Run a step that precedes every write; a failed API call says nothing was changed."""
         try:
             return call()
-        except CALL_ERRORS as error:
+        except ApiCallFailed as error:
             if INVALID_PENDING in describe_sdn(error):
                 raise ForeignPendingChanges(
                     f"{self.name}: the SDN config got pending changes from another client just "
@@ -128,20 +138,13 @@ class SdnTransaction:
         """``_verify`` after an apply; a failed read cannot tell, and says so."""
         try:
             return self._verify(target, cluster)
-        except CALL_ERRORS as error:
-            raise NodeError(
-                f"{self.name}: reading the cluster back failed ({describe_sdn(error)}), so "
-                "pvenet cannot tell whether the change runs; run `pulumi refresh` to see what "
-                "runs, then `pulumi up` again"
+        except ApiCallFailed as error:
+            raise self._cannot_tell(
+                f"reading the cluster back failed ({describe_sdn(error)})"
             ) from None
 
-    @contextmanager
-    def _node_locks(self, nodes: list[str]) -> Iterator[None]:
-        """Every node's interfaces lock of this process, in name order (no deadlock)."""
-        with ExitStack() as stack:
-            for node in sorted(nodes):
-                stack.enter_context(node_lock(self.client.settings.endpoint, node))
-            yield
+    def _cannot_tell(self, what: str) -> NodeError:
+        return cannot_tell(self.name, what, "cluster")
 
     def _outcome(self, steps: list[SdnStep], target: SdnState, cluster: list[str]) -> SdnOutcome:
         expected = _expected_nodes(target, cluster)
@@ -184,7 +187,7 @@ class SdnTransaction:
             return
         try:
             self.client.rollback(lock.token)
-        except CALL_ERRORS:
+        except ApiCallFailed:
             return
         lock.held = False
 
@@ -192,23 +195,70 @@ class SdnTransaction:
         done = 0
         try:
             for step in steps:
-                self.client.write(self.zone, self.vnet, step, lock.token)
+                self._write_one(step, lock)
                 done += 1
-        except CALL_ERRORS as error:
+        except ApiCallFailed as error:
             raise self._roll_back_pending(
                 lock,
                 before,
                 f"{self.name}: SDN write {done + 1} of {len(steps)} ({steps[done]}) failed: "
                 f"{describe_sdn(error)}",
+                unanswered=not error.answered,
             ) from None
+
+    def _write_one(self, step: SdnStep, lock: _Lock) -> None:
+        """One write; after a failure that may have been passing (no answer, a gateway's or a
+        bare 500) it is sent once more, unless the pending config shows it was done.
+
+        Rolling back is the last resort here: Proxmox rolls the SDN config back but not its
+        IPAM, so a subnet deleted and then rolled back cannot be deleted again.
+        """
+        try:
+            self.client.write(self.zone, self.vnet, step, lock.token)
+        except ApiCallFailed as error:
+            if not passing(error):
+                raise
+            if not error.answered:
+                time.sleep(self.client.settings.timeout)  # let it land if it is still coming
+            if step_done(step, self.client.objects(self.zone, self.vnet).state):
+                return
+            self.client.write(self.zone, self.vnet, step, lock.token)
+
+    def _check_pending(self, lock: _Lock, before: SdnState) -> None:
+        """Apply only our change: another client's pending objects (possible where the server
+        has no lock) are not applied along with it."""
+        ours = {f"zone {self.zone} ", f"vnet {self.vnet} ", f"subnet {self.zone}-"}
+        try:
+            pending = self.client.pending_changes()
+        except ApiCallFailed as error:
+            raise self._roll_back_pending(
+                lock,
+                before,
+                f"{self.name}: reading the pending SDN config failed: {describe_sdn(error)}",
+            ) from None
+        foreign = [item for item in pending if not any(item.startswith(o) for o in ours)]
+        if foreign:
+            raise self._roll_back_pending(
+                lock,
+                before,
+                f"{self.name}: while pvenet wrote its change, another client made pending SDN "
+                f"changes ({', '.join(foreign)}); applying now would apply them too",
+            )
 
     def _apply(self, lock: _Lock, before: SdnState) -> str | None:
         """Apply once and wait; the failure, or None when the task ended OK."""
         for attempt in range(APPLY_ATTEMPTS):
             try:
                 upid = self.client.apply(lock.token)
-            except CALL_ERRORS as error:
-                if self.client.pending_changes():  # the commit did not run
+            except ApiCallFailed as error:
+                try:
+                    still_pending = self.client.pending_changes()
+                except ApiCallFailed as read_error:
+                    raise self._cannot_tell(
+                        f"applying got no answer ({describe_sdn(error)}) and the SDN config "
+                        f"cannot be read ({describe_sdn(read_error)})"
+                    ) from None
+                if still_pending:  # the commit did not run
                     if attempt < APPLY_ATTEMPTS - 1:
                         continue
                     raise self._roll_back_pending(
@@ -220,7 +270,13 @@ class SdnTransaction:
                 return None
             lock.held = False
             self._applied_at = upid_starttime(upid)
-            result = self.client.wait(upid)
+            try:
+                result = self.client.wait(upid)
+            except (ApiCallFailed, NodeError) as error:
+                detail = describe_sdn(error) if isinstance(error, ApiCallFailed) else str(error)
+                raise self._cannot_tell(
+                    f"the SDN apply task {upid} cannot be followed ({detail})"
+                ) from None
             if result.ok:
                 return None
             lines = [line for line in result.log if line and not line.startswith("TASK ")]
@@ -229,18 +285,25 @@ class SdnTransaction:
             )
         return None
 
-    def _roll_back_pending(self, lock: _Lock, before: SdnState, what: str) -> NodeError:
-        """Undo written but unapplied changes; the error that says what happened."""
+    def _roll_back_pending(
+        self, lock: _Lock, before: SdnState, what: str, unanswered: bool = False
+    ) -> NodeError:
+        """Undo written but unapplied changes; the error that says what happened.
+
+        After a write that got no answer, wait for it to land first, and roll back again
+        what lands late: nothing of this change may stay pending.
+        """
         try:
-            if lock.token is not None:
-                self.client.rollback(lock.token)
-                lock.held = False
-            else:  # no lock and no rollback before PVE 9: write the previous objects back
-                now = self.client.objects(self.zone, self.vnet).state
-                for step in plan(self.zone, self.vnet, now, before):
-                    self.client.write(self.zone, self.vnet, step, None)
-            left = self.client.pending_changes()
-        except CALL_ERRORS as error:
+            if unanswered:
+                time.sleep(self.client.settings.timeout)
+            left: list[str] = []
+            for _round in range(CLEANUP_ROUNDS):
+                self._undo_pending(lock, before)
+                left = self.client.pending_changes()
+                if not left:
+                    break
+                time.sleep(self.client.settings.timeout)
+        except ApiCallFailed as error:
             return NodeError(
                 f"{what}; rolling back the pending SDN changes failed too "
                 f"({describe_sdn(error)}). The SDN config has pending changes"
@@ -259,6 +322,17 @@ class SdnTransaction:
             f"{what}; pvenet rolled back the pending SDN changes, nothing was applied: the SDN "
             "config is as before"
         )
+
+    def _undo_pending(self, lock: _Lock, before: SdnState) -> None:
+        """Roll the pending config back (releasing the lock), or without a lock (before PVE
+        9) write the previous objects back."""
+        if lock.token is not None:
+            self.client.rollback(lock.token if lock.held else None)
+            lock.held = False
+            return
+        now = self.client.objects(self.zone, self.vnet).state
+        for step in plan(self.zone, self.vnet, now, before):
+            self.client.write(self.zone, self.vnet, step, None)
 
     # -- verification and restore ----------------------------------------------------------------
 
@@ -307,8 +381,8 @@ class SdnTransaction:
                 result = self.client.wait(upid)
                 failure = None if result.ok else f"the apply task failed: {result.exitstatus}"
             mismatches = [] if failure else self._verify(before, cluster)
-        except (*CALL_ERRORS, NodeError) as error:
-            detail = describe_sdn(error) if isinstance(error, CALL_ERRORS) else str(error)
+        except (ApiCallFailed, NodeError) as error:
+            detail = describe_sdn(error) if isinstance(error, ApiCallFailed) else str(error)
             return NodeError(
                 f"{reason}. Restoring the previous SDN configuration failed too ({detail}); "
                 "the cluster runs the new, failed SDN configuration: check Datacenter > SDN "

@@ -20,6 +20,8 @@ def stack_config(sim: SimulatorHandle) -> dict[str, Any]:
         "pvenet:endpoint": sim.url,
         "pvenet:apiToken": sim.token,
         "pvenet:caCert": str(sim.ca_file),
+        # the simulator answers in milliseconds: a lost answer is waited for this long
+        "pvenet:timeout": "2",
     }
 
 

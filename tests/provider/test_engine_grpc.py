@@ -505,8 +505,9 @@ def test_the_api_token_appears_nowhere_in_state_outputs_logs_or_the_request_log(
     engine.diff(id_, refreshed.outputs, news, old_inputs=refreshed.inputs)
     outputs = engine.update(id_, refreshed.outputs, news, old_inputs=refreshed.inputs)
     engine.check(program(TWO_BRIDGES, node="pve2"))  # the guard cannot read pve2: a warning
+    taken = checked(engine, program([{**TWO_BRIDGES[0], "comments": "another set's"}]))
     with pytest.raises(grpc.RpcError) as raised:  # vmbr1 is taken: refused, with a traceback
-        engine.create(checked(engine, program([TWO_BRIDGES[0]])), name="other")
+        engine.create(taken, name="other")
     engine.delete(id_, outputs)
     error: Any = raised.value
 

@@ -188,12 +188,29 @@ def test_delete_removes_created_and_restores_adopted(
 def test_existing_interface_is_refused_without_adopt(
     simulator: SimulatorHandle, node_interfaces: NodeInterfacesProvider
 ) -> None:
-    """Creating a set that names an existing interface fails before any write, naming it."""
+    """Creating a set that names an existing interface it would change fails before any
+    write, naming it."""
     simulator.requests.clear()
+    mine = {**VMBR0, "comments": "mine"}
     with pytest.raises(NodeError, match=r"pve1: vmbr0 already exist on the node; set adopt=True"):
-        create(node_interfaces, interfaces=[VMBR0, {"iface": "vmbr9", "type": "bridge"}])
+        create(node_interfaces, interfaces=[mine, {"iface": "vmbr9", "type": "bridge"}])
     assert applies(simulator) == 0
     assert all(e.method == "GET" for e in simulator.requests.entries())
+
+
+def test_an_interface_already_running_as_wanted_is_the_sets_own(
+    simulator: SimulatorHandle, node_interfaces: NodeInterfacesProvider
+) -> None:
+    """A create whose answer was lost left vmbr9 live: the next create takes it as done (no
+    adopt needed, no apply), and deleting the set deletes it."""
+    simulator.proxmox().nodes("pve1").network.post(iface="vmbr9", type="bridge", autostart=1)
+    simulator.proxmox().nodes("pve1").network.put()
+    simulator.requests.clear()
+    rid, outs = create(node_interfaces, interfaces=[{"iface": "vmbr9", "type": "bridge"}])
+    assert applies(simulator) == 0
+    assert outs["adopted"] == {}
+    node_interfaces.delete(rid, outs)
+    assert "vmbr9" not in node_config(simulator)
 
 
 def test_foreign_pending_changes_block_the_change(
@@ -320,7 +337,7 @@ def test_dropped_connection_while_staging_reverts(
     news = {
         "interfaces": [{"iface": "vmbr6", "type": "bridge"}, {"iface": "vmbr7", "type": "bridge"}]
     }
-    with pytest.raises(NodeError, match="connection failed"):
+    with pytest.raises(NodeError, match=r"the connection to .* failed"):
         create(node_interfaces, **news)
     assert simulator.files() == before
     create(node_interfaces, **news)
@@ -373,3 +390,26 @@ def test_a_target_that_does_not_fit_the_node_warns_at_preview_and_is_refused_bef
     with pytest.raises(NodeError, match=r"mtu of eno2 \(1500\) is lower than vmbr1's \(9000\)"):
         node_interfaces.create(inputs)
     assert all(e.method == "GET" for e in simulator.requests.entries())
+
+
+def test_a_setting_the_node_ignores_fails_verification_and_is_rolled_back(
+    simulator: SimulatorHandle, node_interfaces: NodeInterfacesProvider
+) -> None:
+    """The node applies the change but silently leaves the new MTU out: verification names
+    the setting, the previous config is restored and applied, and the message says so."""
+    bridge = {"iface": "vmbr5", "type": "bridge", "mtu": 1400}
+    rid, outs = create(node_interfaces, interfaces=[bridge])
+    before = node_config(simulator)
+    simulator.faults.arm(Fault("ignore", method="PUT", path=NETWORK, setting="mtu"))
+    with pytest.raises(NodeError) as caught:
+        update(node_interfaces, rid, outs, interfaces=[{**bridge, "mtu": 1450}])
+    message = str(caught.value)
+    assert message.startswith(
+        "pve1: the node does not show the change: vmbr5.mtu: desired 1450, current None. "
+    )
+    assert message.endswith(
+        "pvenet restored the previous configuration and applied it; the node is as before"
+    )
+    assert node_config(simulator) == before
+    assert node_config(simulator)["vmbr5"]["mtu"] == "1400"
+    assert applies(simulator) == 3  # create, the change, the rollback
