@@ -36,6 +36,20 @@ iface vmbr0 inet static
 """
 
 
+def read_bytes_as_text(path: Path) -> str:
+    """A file's bytes as text, line ends untouched (Proxmox reads bytes: a CRLF stays CRLF).
+
+    Bytes that are not UTF-8 are kept as surrogates, so writing the text back
+    with ``text_as_bytes`` restores them.
+    """
+    return path.read_bytes().decode("utf-8", "surrogateescape")
+
+
+def text_as_bytes(text: str) -> bytes:
+    """The bytes ``read_bytes_as_text`` read ``text`` from."""
+    return text.encode("utf-8", "surrogateescape")
+
+
 def installer_interfaces(nics: list[str], address: str, gateway: str) -> str:
     """The file the Proxmox installer writes: vmbr0 on the first NIC, the others unused."""
     others = "".join(f"iface {nic} inet manual\n\n" for nic in nics[1:])
@@ -58,14 +72,14 @@ class Node:
     def read(self, path: str) -> str | None:
         """The text of the node's file at ``path``, or None when it does not exist."""
         host = self._host_path(path)
-        return host.read_text() if host.exists() else None
+        return read_bytes_as_text(host) if host.exists() else None
 
     def write(self, path: str, text: str) -> None:
         """Replace the node's file at ``path`` atomically (tmp file + rename, as PVE does)."""
         host = self._host_path(path)
         host.parent.mkdir(parents=True, exist_ok=True)
         tmp = host.with_name(host.name + ".tmp")
-        tmp.write_text(text)
+        tmp.write_bytes(text_as_bytes(text))
         os.replace(tmp, host)
 
     def remove(self, path: str) -> None:
