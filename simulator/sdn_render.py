@@ -20,9 +20,9 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from simulator.errors import die
+from simulator.perl import truthy
 from simulator.schema import is_ipv6
 from simulator.sdn_errors import SdnError, fail
-from simulator.sdn_ops import truthy
 from simulator.sdn_store import Ids, Section
 from simulator.sdn_views import subnet_fields
 
