@@ -427,6 +427,23 @@ def test_ipv6_snat_without_an_ipv6_default_route_leaves_the_vnet_out(sdn: NodeAp
     ) in log
 
 
+def test_a_simple_vnet_made_through_the_api_has_no_mac(sdn: NodeApi) -> None:
+    """SimplePlugin's vnet_update_hook gives a vnet without 'mac' a random one, but 'mac' is no
+    option of the vnet section type (pve-network moved it to the EVPN zone), so SectionConfig's
+    write_config leaves it out of vnets.cfg: the vnet reads back without it, the running config
+    has none and the generated stanza carries no 'hwaddress'."""
+    run(sdn, NAT_SETUP)
+    assert "mac" not in sdn.ok("GET", f"{SDN}/vnets/labnet")
+    assert (sdn.cluster.state_dir / "sdn" / "vnets.cfg").read_text() == (
+        "vnet: labnet\n\tzone labnat\n\talias Lab NAT\n\n"
+    )
+    sdn.ok("PUT", f"{SDN}/vnets/labnet", alias="Lab NAT")  # the hook runs on update too
+    apply(sdn)
+    assert "mac" not in sdn.ok("GET", f"{SDN}/vnets/labnet", running=1)
+    assert sdn_file(sdn, "pve1") == NAT_SDN_FILE
+    assert "hwaddress" not in (sdn_file(sdn, "pve2") or "")
+
+
 # --- changes, deletes, rollback ---------------------------------------------------------------
 
 
