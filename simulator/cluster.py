@@ -98,6 +98,7 @@ class Cluster:
         self.addresses[name] = route[1] if route else address.split("/")[0]
         node.write(INTERFACES, interfaces)
         node.active = network.autostarted(node, interfaces)
+        node.applied = interfaces
         self.nodes[name] = node
 
     def node(self, name: str) -> Node:

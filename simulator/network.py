@@ -169,6 +169,7 @@ def reload_node(
     if errors:
         return log, "command 'ifreload -a' failed: exit code 1"
     node.active = autostarted(node, live) | ifreload.sdn_vnets(node.read(SDN_INTERFACES))
+    node.applied = live
     return log, None
 
 

@@ -4,7 +4,8 @@ A node's files live under ``<state-dir>/nodes/<name>/`` with the paths they have
 on a real node (``etc/network/interfaces``, ``etc/network/interfaces.new``,
 ``etc/network/interfaces.d/sdn``), so a person can read them and a restart
 finds them again. ``active.json`` records which interfaces the last successful
-``ifreload -a`` brought up.
+``ifreload -a`` brought up, and ``applied-interfaces`` the file it brought them
+up from: what the node's kernel (its routes) currently follows.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ INTERFACES = "/etc/network/interfaces"
 INTERFACES_NEW = "/etc/network/interfaces.new"
 SDN_INTERFACES = "/etc/network/interfaces.d/sdn"
 NODE_FILES = (INTERFACES, INTERFACES_NEW, SDN_INTERFACES)
+APPLIED = "/applied-interfaces"  # the simulator's record of the kernel's state, not a node file
 
 INSTALLER_TEMPLATE = """\
 auto lo
@@ -112,3 +114,18 @@ class Node:
     @active.setter
     def active(self, names: set[str]) -> None:
         self.write("/active.json", json.dumps(sorted(names)))
+
+    @property
+    def applied(self) -> str:
+        """The interfaces file the kernel's state comes from (the last successful reload's).
+
+        It lags the live file while a reload is under way: Proxmox writes the
+        SDN file, asking the kernel for routes, before ``ifreload -a`` runs.
+        State from before this was recorded falls back to the live file.
+        """
+        text = self.read(APPLIED)
+        return text if text is not None else self.read(INTERFACES) or ""
+
+    @applied.setter
+    def applied(self, text: str) -> None:
+        self.write(APPLIED, text)

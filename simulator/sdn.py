@@ -24,7 +24,7 @@ import threading
 from pathlib import Path
 
 from simulator import routes
-from simulator.node import INTERFACES, Node
+from simulator.node import Node
 from simulator.sdn_api import register
 from simulator.sdn_render import Rendered, local_vnets, render
 from simulator.sdn_store import SdnStore
@@ -43,13 +43,15 @@ class Sdn(SdnStore):
         """The SDN file for ``node`` from the running config, with the reload's warnings.
 
         ``ip route get 8.8.8.8`` (``2001:4860:4860::8888`` for an IPv6
-        subnet) is answered from the node's live default route of that family
-        (``simulator.routes``); without one, the vnet is left out with a
+        subnet) is answered from the kernel's default route of that family
+        (``simulator.routes``), which comes from the file the last successful
+        reload applied: the reload that writes this file runs ``ifreload -a``
+        only after it. Without such a route, the vnet is left out with a
         warning, as Proxmox does when the route lookup fails.
         """
 
         def route_get(target: str) -> tuple[str, str] | None:
-            return routes.route_get(node.read(INTERFACES) or "", node.nics, target)
+            return routes.route_get(node.applied, node.nics, target)
 
         with self.mutex:
             return render(self.running(), node.name, route_get)

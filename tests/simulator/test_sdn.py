@@ -427,6 +427,27 @@ def test_ipv6_snat_without_an_ipv6_default_route_leaves_the_vnet_out(sdn: NodeAp
     ) in log
 
 
+def test_snat_source_is_the_route_the_kernel_had_before_the_reload(sdn: NodeApi) -> None:
+    """The node reload (pve-manager's reload_network_config) moves interfaces.new into place,
+    writes interfaces.d/sdn (asking the kernel 'ip route get') and only then runs
+    'ifreload -a': a new node address staged with the SDN change reaches the SNAT rules one
+    reload later."""
+    run(sdn, NAT_SETUP)
+    sdn.ok(
+        "PUT",
+        "/network/vmbr0",
+        type="bridge",
+        bridge_ports="eno1",
+        cidr="192.168.10.9/24",
+        gateway="192.168.10.1",
+    )
+    apply(sdn)
+    assert "\taddress 192.168.10.9/24\n" in (sdn.file("/etc/network/interfaces") or "")
+    assert sdn_file(sdn, "pve1") == NAT_SDN_FILE
+    assert sdn.apply()["exitstatus"] == "OK"
+    assert sdn_file(sdn, "pve1") == NAT_SDN_FILE.replace("192.168.10.2", "192.168.10.9")
+
+
 def test_a_simple_vnet_made_through_the_api_has_no_mac(sdn: NodeApi) -> None:
     """SimplePlugin's vnet_update_hook gives a vnet without 'mac' a random one, but 'mac' is no
     option of the vnet section type (pve-network moved it to the EVPN zone), so SectionConfig's
