@@ -169,12 +169,17 @@ def _type_lines(name: str, stanza: Stanza) -> TypeLines:
     return [], set()
 
 
-def _settings_lines(name: str, stanza: Stanza) -> list[str]:
-    """The first block's lines after the address: the type's, then every other true key."""
+def _settings_lines(name: str, stanza: Stanza) -> tuple[list[str], bool]:
+    """The first block's lines after the address: the type's, then every other true key.
+
+    Also whether the block needs an ``auto`` line in front: an OVS member
+    written with its ``ovs_bridge`` is started with it (ifupdown2).
+    """
     lines, done = _type_lines(name, stanza)
+    started_by_bridge = "ovs_bridge" in done
     done |= _NEVER_PLAIN
     plain = [key for key in sorted(stanza) if key not in done and truthy(stanza[key])]
-    return lines + [f"{key} {text(stanza[key])}" for key in plain]
+    return lines + [f"{key} {text(stanza[key])}" for key in plain], started_by_bridge
 
 
 def _extra_lines(stanza: Stanza, suffix: str) -> list[str]:
@@ -200,11 +205,9 @@ def family_block(name: str, stanza: Stanza, family: str | None, first: bool) -> 
     body = [line for suffix in suffixes for line in _address_lines(stanza, suffix)]
     auto = ""
     if first:
-        body += _settings_lines(name, stanza)
-        if stanza.get("type") in ("OVSPort", "OVSIntPort", "OVSBond") and truthy(
-            stanza.get("ovs_bridge")
-        ):
-            auto = f"auto {name}\n"  # ifupdown2 starts OVS members with their bridge
+        settings, started_by_bridge = _settings_lines(name, stanza)
+        body += settings
+        auto = f"auto {name}\n" if started_by_bridge else ""
     extra = [line for suffix in suffixes for line in _extra_lines(stanza, suffix)]
     return (
         auto

@@ -68,6 +68,7 @@ _NUMBERED_VLAN = re.compile(r"vlan\d+", re.ASCII)
 
 
 def _addresses_from_cidr(ifaces: dict[str, Stanza]) -> None:
+    """``cidr``/``cidr6`` (what the API takes) become the address where there is none."""
     for stanza in ifaces.values():
         for suffix in ("", "6"):
             cidr = stanza.pop("cidr" + suffix, None)
@@ -103,6 +104,7 @@ def _ovs_members(ifaces: dict[str, Stanza]) -> None:
 
 
 def _slaves_started(ifaces: dict[str, Stanza]) -> None:
+    """The slaves of a bond or OVS bond get ``auto``: ifupdown2 must bring them up first."""
     for stanza in ifaces.values():
         key = {"OVSBond": "ovs_bonds", "bond": "slaves"}.get(str(stanza.get("type")))
         if key is None or not truthy(stanza.get(key)):
@@ -113,6 +115,7 @@ def _slaves_started(ifaces: dict[str, Stanza]) -> None:
 
 
 def _vlan_keys_from_name(ifaces: dict[str, Stanza]) -> None:
+    """A VLAN's raw device and id are not written where its name (``X.N``, ``vlanN``) says them."""
     for name, stanza in ifaces.items():
         if stanza.get("type") != "vlan":
             continue
@@ -158,6 +161,7 @@ def _file_order(ifaces: dict[str, Stanza]) -> Callable[[str], Any]:
 
 
 def _interface_text(name: str, stanza: Stanza) -> str:
+    """``auto NAME`` if it starts at boot, then a block per family (inet6-only: its comments)."""
     text = f"auto {name}\n" if truthy(stanza.get("autostart")) else ""
     families = stanza.get("families") or []
     if families == ["inet6"]:
