@@ -25,6 +25,7 @@ from types import FrameType
 from simulator.cluster import DEFAULT_NICS
 from simulator.demo import run_demo, stop_demo
 from simulator.faults import FAULT_KINDS, Fault, Faults
+from simulator.node import read_bytes_as_text
 from simulator.replay import replay
 from simulator.server import DEFAULT_HOST, SimulatorServer, build_server
 
@@ -141,7 +142,7 @@ def _serve(args: argparse.Namespace) -> int:
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
     state_dir = args.state_dir.resolve()
     try:
-        interfaces = args.interfaces.read_text() if args.interfaces else None
+        interfaces = read_bytes_as_text(args.interfaces) if args.interfaces else None
     except OSError as exc:
         print(f"error: cannot read --interfaces: {exc}", file=sys.stderr)
         return 2

@@ -17,24 +17,14 @@ import json
 from dataclasses import replace
 from pathlib import Path
 
-from provider.ifupdown import parse
 from simulator import network, sdn, tasks
 from simulator.api import Reply, Request, Router
 from simulator.errors import ApiError, die
 from simulator.faults import Fault, Faults
 from simulator.node import INTERFACES, Node, installer_interfaces
+from simulator.routes import default_route
 
 DEFAULT_NICS = ("eno1", "eno2", "eno3", "eno4")
-
-
-def _cluster_address(interfaces: str, nics: list[str]) -> str | None:
-    """The node's address in /etc/hosts as the installer sets it: the gateway interface's."""
-    config = parse(interfaces, physical=nics)
-    for name in sorted(config.ifaces):
-        stanza = config.ifaces[name]
-        if stanza.get("gateway") and stanza.get("address"):
-            return str(stanza["address"])
-    return None
 
 
 def _default_address(index: int) -> tuple[str, str]:
@@ -103,9 +93,12 @@ class Cluster:
         address, gateway = _default_address(len(self.nodes))
         if interfaces is None:
             interfaces = installer_interfaces(nics, address, gateway)
-        self.addresses[name] = _cluster_address(interfaces, nics) or address.split("/")[0]
+        # the node's address in /etc/hosts, as the installer sets it: the gateway interface's
+        route = default_route(interfaces, nics, 4)
+        self.addresses[name] = route[1] if route else address.split("/")[0]
         node.write(INTERFACES, interfaces)
         node.active = network.autostarted(node, interfaces)
+        node.applied = interfaces
         self.nodes[name] = node
 
     def node(self, name: str) -> Node:

@@ -21,7 +21,16 @@ def _timestamp(mtime_ns: int | None) -> str:
 
 
 def _normalise(line: str) -> str:
-    return re.sub(r"[ \t]+", " ", line).rstrip(" \t")
+    """A line as ``-b`` compares it: runs of blanks as one, none at the end (a CR is one)."""
+    return re.sub(r"[ \t\v\f\r]+", " ", line).rstrip(" ")
+
+
+def _lines(text: str) -> list[str]:
+    """The lines diff sees: split at LF only, without the empty piece after a final LF."""
+    lines = text.split("\n")
+    if lines[-1] == "":
+        lines.pop()
+    return lines
 
 
 def _range(start: int, length: int) -> str:
@@ -41,7 +50,7 @@ def unified_diff(
     new_mtime_ns: int | None,
 ) -> str | None:
     """``diff -b -N -u`` of two texts, or None when they differ only in white space."""
-    old_lines, new_lines = old.splitlines(), new.splitlines()
+    old_lines, new_lines = _lines(old), _lines(new)
     matcher = difflib.SequenceMatcher(
         None, [_normalise(x) for x in old_lines], [_normalise(x) for x in new_lines], False
     )

@@ -12,7 +12,8 @@ from __future__ import annotations
 
 import re
 
-from provider.ifupdown import parse, split_ports
+from simulator.interfaces_read import read_interfaces
+from simulator.schema import split_list
 
 _VIRTUAL_TYPES = frozenset({"bond", "bridge", "vlan", "vxlan", "dummy", "OVSBridge", "OVSIntPort"})
 
@@ -32,8 +33,7 @@ def sdn_vnets(sdn: str | None) -> set[str]:
 
 def problems(interfaces: str, sdn: str | None, nics: list[str]) -> list[tuple[str, str]]:
     """(interface, message) for each device ifupdown2 would fail to set up."""
-    config = parse(interfaces, physical=nics)
-    ifaces = config.ifaces
+    ifaces = read_interfaces(interfaces, nics).ifaces
     vnets = sdn_vnets(sdn) if sources_sdn(interfaces) else set()
 
     def present(name: str) -> bool:
@@ -50,11 +50,11 @@ def problems(interfaces: str, sdn: str | None, nics: list[str]) -> list[tuple[st
         if stanza.get("autostart") and kind == "eth" and name not in nics:
             found.append((name, f"link {name} not found"))
         if kind == "bridge":
-            for port in split_ports(stanza.get("bridge_ports")):
+            for port in split_list(str(stanza.get("bridge_ports") or "")):
                 if not present(port):
                     found.append((name, f"bridge port {port} does not exist"))
         if kind == "bond":
-            for slave in split_ports(stanza.get("slaves")):
+            for slave in split_list(str(stanza.get("slaves") or "")):
                 if slave not in nics and ifaces.get(slave, {}).get("type") != "bond":
                     found.append((name, f"bond slave {slave} does not exist"))
         if kind == "vlan":

@@ -18,11 +18,19 @@ import re
 from collections.abc import Iterable
 from typing import TYPE_CHECKING
 
-from provider.ifupdown import NetworkConfig, Stanza, parse, render, split_ports
 from simulator import ifreload
 from simulator.api import Reply, Request, Router
 from simulator.diff import unified_diff
 from simulator.errors import die, param_error
+from simulator.interfaces_config import (
+    LINUX_BOND_MODES,
+    PORT_KEYS,
+    NetworkConfig,
+    Stanza,
+    ports_of,
+)
+from simulator.interfaces_read import read_interfaces
+from simulator.interfaces_write import render_interfaces
 from simulator.node import INTERFACES, INTERFACES_NEW, SDN_INTERFACES, Node
 from simulator.schema import Param, Params, is_ipv6, split_list, validate
 from simulator.writer import check_config
@@ -44,13 +52,7 @@ NETWORK_TYPES = (
     "vnet",
 )
 BOND_MODES = (
-    "balance-rr",
-    "active-backup",
-    "balance-xor",
-    "broadcast",
-    "802.3ad",
-    "balance-tlb",
-    "balance-alb",
+    *LINUX_BOND_MODES,
     "balance-slb",
     "lacp-balance-slb",
     "lacp-balance-tcp",
@@ -99,8 +101,6 @@ _ONE = {"node": _NODE, "iface": _IFACE}
 _RELOAD = {"node": _NODE, "regenerate-frr": Param(type="boolean")}
 _REVERT = {"node": _NODE}
 
-_PORT_KEYS = ("bridge_ports", "ovs_ports", "slaves", "ovs_bonds")
-
 
 # --- reading and writing the node's file ---------------------------------------------------
 
@@ -110,13 +110,13 @@ def read_config(node: Node) -> NetworkConfig:
     text = node.read(INTERFACES_NEW)
     if text is None:
         text = node.read(INTERFACES) or ""
-    return parse(text, physical=node.nics, active=node.active)
+    return read_interfaces(text, node.nics, node.active)
 
 
 def write_config(node: Node, config: NetworkConfig) -> None:
     """Run the writer's checks, then write the whole file to ``interfaces.new``."""
     check_config(config)
-    node.write(INTERFACES_NEW, render(config))
+    node.write(INTERFACES_NEW, render_interfaces(config))
 
 
 def pending_changes(node: Node) -> str | None:
@@ -135,23 +135,12 @@ def pending_changes(node: Node) -> str | None:
     )
 
 
-def default_route(node: Node) -> tuple[str, str] | None:
-    """The live default-route interface and its IPv4 address (what SNAT rules go out of)."""
-    config = parse(node.read(INTERFACES) or "", physical=node.nics)
-    for name in sorted(config.ifaces):
-        stanza = config.ifaces[name]
-        if stanza.get("gateway") and stanza.get("address"):
-            return name, str(stanza["address"])
-    return None
-
-
 def autostarted(node: Node, text: str) -> set[str]:
     """Links that are up after ``ifreload -a`` of ``text``: auto interfaces and their members."""
-    config = parse(text, physical=node.nics)
-    up = {name for name, s in config.ifaces.items() if s.get("autostart") and name != "lo"}
+    ifaces = read_interfaces(text, node.nics).ifaces
+    up = {name for name, s in ifaces.items() if s.get("autostart") and name != "lo"}
     for name in list(up):
-        stanza = config.ifaces[name]
-        up.update(split_ports(" ".join(str(stanza.get(k) or "") for k in _PORT_KEYS)))
+        up.update(ports_of(ifaces[name]))
     return up
 
 
@@ -188,6 +177,7 @@ def reload_node(
     if errors:
         return log, "command 'ifreload -a' failed: exit code 1"
     node.active = autostarted(node, live) | ifreload.sdn_vnets(node.read(SDN_INTERFACES))
+    node.applied = live
     return log, None
 
 
@@ -201,14 +191,14 @@ def _check_duplicate_gateway(ifaces: dict[str, Stanza], iface: str, key: str, wh
 
 
 def _check_duplicate_ports(ifaces: dict[str, Stanza], iface: str, params: Params) -> None:
-    given = [k for k in _PORT_KEYS if params.get(k)]
+    given = [k for k in PORT_KEYS if params.get(k)]
     wanted = set(split_list(" ".join(str(params[k]) for k in given)))
     if not wanted:
         return
     for name, stanza in ifaces.items():
         if name == iface:
             continue
-        for port in split_list(" ".join(str(stanza.get(k) or "") for k in _PORT_KEYS)):
+        for port in ports_of(stanza):
             if port in wanted:
                 raise param_error({given[0]: f"{port} is already used on interface '{name}'."})
 

@@ -4,7 +4,8 @@ A node's files live under ``<state-dir>/nodes/<name>/`` with the paths they have
 on a real node (``etc/network/interfaces``, ``etc/network/interfaces.new``,
 ``etc/network/interfaces.d/sdn``), so a person can read them and a restart
 finds them again. ``active.json`` records which interfaces the last successful
-``ifreload -a`` brought up.
+``ifreload -a`` brought up, and ``applied-interfaces`` the file it brought them
+up from: what the node's kernel (its routes) currently follows.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ INTERFACES = "/etc/network/interfaces"
 INTERFACES_NEW = "/etc/network/interfaces.new"
 SDN_INTERFACES = "/etc/network/interfaces.d/sdn"
 NODE_FILES = (INTERFACES, INTERFACES_NEW, SDN_INTERFACES)
+APPLIED = "/applied-interfaces"  # the simulator's record of the kernel's state, not a node file
 
 INSTALLER_TEMPLATE = """\
 auto lo
@@ -34,6 +36,20 @@ iface vmbr0 inet static
 
 {others}source /etc/network/interfaces.d/*
 """
+
+
+def read_bytes_as_text(path: Path) -> str:
+    """A file's bytes as text, line ends untouched (Proxmox reads bytes: a CRLF stays CRLF).
+
+    Bytes that are not UTF-8 are kept as surrogates, so writing the text back
+    with ``text_as_bytes`` restores them.
+    """
+    return path.read_bytes().decode("utf-8", "surrogateescape")
+
+
+def text_as_bytes(text: str) -> bytes:
+    """The bytes ``read_bytes_as_text`` read ``text`` from."""
+    return text.encode("utf-8", "surrogateescape")
 
 
 def installer_interfaces(nics: list[str], address: str, gateway: str) -> str:
@@ -58,14 +74,14 @@ class Node:
     def read(self, path: str) -> str | None:
         """The text of the node's file at ``path``, or None when it does not exist."""
         host = self._host_path(path)
-        return host.read_text() if host.exists() else None
+        return read_bytes_as_text(host) if host.exists() else None
 
     def write(self, path: str, text: str) -> None:
         """Replace the node's file at ``path`` atomically (tmp file + rename, as PVE does)."""
         host = self._host_path(path)
         host.parent.mkdir(parents=True, exist_ok=True)
         tmp = host.with_name(host.name + ".tmp")
-        tmp.write_text(text)
+        tmp.write_bytes(text_as_bytes(text))
         os.replace(tmp, host)
 
     def remove(self, path: str) -> None:
@@ -98,3 +114,18 @@ class Node:
     @active.setter
     def active(self, names: set[str]) -> None:
         self.write("/active.json", json.dumps(sorted(names)))
+
+    @property
+    def applied(self) -> str:
+        """The interfaces file the kernel's state comes from (the last successful reload's).
+
+        It lags the live file while a reload is under way: Proxmox writes the
+        SDN file, asking the kernel for routes, before ``ifreload -a`` runs.
+        State from before this was recorded falls back to the live file.
+        """
+        text = self.read(APPLIED)
+        return text if text is not None else self.read(INTERFACES) or ""
+
+    @applied.setter
+    def applied(self, text: str) -> None:
+        self.write(APPLIED, text)

@@ -23,6 +23,7 @@ from __future__ import annotations
 import threading
 from pathlib import Path
 
+from simulator import routes
 from simulator.node import Node
 from simulator.sdn_api import register
 from simulator.sdn_render import Rendered, local_vnets, render
@@ -41,15 +42,16 @@ class Sdn(SdnStore):
     def render(self, node: Node) -> Rendered:
         """The SDN file for ``node`` from the running config, with the reload's warnings.
 
-        ``ip route get 8.8.8.8`` is answered from the node's live default
-        route; the simulator knows no IPv6 routes, so a vnet with an IPv6
-        ``snat`` subnet is left out with a warning, as Proxmox does when the
-        route lookup fails.
+        ``ip route get 8.8.8.8`` (``2001:4860:4860::8888`` for an IPv6
+        subnet) is answered from the kernel's default route of that family
+        (``simulator.routes``), which comes from the file the last successful
+        reload applied: the reload that writes this file runs ``ifreload -a``
+        only after it. Without such a route, the vnet is left out with a
+        warning, as Proxmox does when the route lookup fails.
         """
-        from simulator import network  # noqa: PLC0415 - network imports the cluster module
 
         def route_get(target: str) -> tuple[str, str] | None:
-            return network.default_route(node) if target == "8.8.8.8" else None
+            return routes.route_get(node.applied, node.nics, target)
 
         with self.mutex:
             return render(self.running(), node.name, route_get)

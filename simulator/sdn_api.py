@@ -23,8 +23,9 @@ from typing import TYPE_CHECKING, Any
 from simulator import sdn_ops, sdn_subnets
 from simulator.api import Reply, Request, Router
 from simulator.errors import die, param_error
+from simulator.perl import truthy
 from simulator.schema import Params, split_list
-from simulator.sdn_ops import require_vnet, truthy
+from simulator.sdn_ops import require_vnet
 from simulator.sdn_schema import (
     EMPTY,
     LOCK_CREATE,

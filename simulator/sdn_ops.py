@@ -14,6 +14,7 @@ from collections.abc import Callable, Mapping
 from typing import Any, TypeVar
 
 from simulator.errors import ApiError
+from simulator.perl import truthy
 from simulator.sdn_errors import SdnError, as_api_error, fail, fail_at, in_lock, param_fail
 from simulator.sdn_store import (
     ARRAY,
@@ -29,11 +30,6 @@ from simulator.sdn_store import (
 from simulator.sdn_views import pending_config, subnet_fields
 
 T = TypeVar("T")
-
-
-def truthy(value: Any) -> bool:
-    """Perl's truth: undef, '' and '0' are false."""
-    return value is not None and str(value) not in ("", "0")
 
 
 def locked(store: SdnStore, errmsg: str, token: str | None, work: Callable[[], T]) -> T:

@@ -5,9 +5,10 @@ the Simple zone plugin's ``generate_sdn_config``: a ``#version:<N>`` line, then
 for each vnet of a zone that includes the node, sorted by name, ``auto`` and
 ``iface`` (no family or method) with TAB-indented options in the plugin's
 order. SNAT rules name the interface and address ``ip route get 8.8.8.8``
-reports at apply time; the simulator takes them from the node's live default
-route. Proxmox writes the file on every node reload, so a node of a cluster
-whose SDN config was never applied gets an empty file.
+(``2001:4860:4860::8888`` for an IPv6 subnet) reports at apply time; the
+simulator takes them from the node's live default route of that family.
+Proxmox writes the file on every node reload, so a node of a cluster whose
+SDN config was never applied gets an empty file.
 
 ``local_vnets`` is ``PVE::Network::SDN::get_local_vnets``: the vnets
 ``GET /nodes/{node}/network?type=any_bridge|include_sdn|vnet`` lists.
@@ -20,9 +21,9 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from simulator.errors import die
+from simulator.perl import truthy
 from simulator.schema import is_ipv6
 from simulator.sdn_errors import SdnError, fail
-from simulator.sdn_ops import truthy
 from simulator.sdn_store import Ids, Section
 from simulator.sdn_views import subnet_fields
 

@@ -14,6 +14,7 @@ import ipaddress
 from collections.abc import Mapping
 from typing import Any
 
+from simulator.perl import truthy
 from simulator.schema import is_ipv4
 from simulator.sdn_errors import fail, param_fail
 from simulator.sdn_ops import (
@@ -22,7 +23,6 @@ from simulator.sdn_ops import (
     delete_options,
     locked,
     require_vnet,
-    truthy,
 )
 from simulator.sdn_store import SUBNETS, VNETS, ZONES, SdnStore, Section
 from simulator.sdn_views import dhcp_ranges, subnet_fields

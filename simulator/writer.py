@@ -13,8 +13,8 @@ from __future__ import annotations
 
 import re
 
-from provider.ifupdown import NetworkConfig, Stanza, split_ports
 from simulator.errors import ApiError, die
+from simulator.interfaces_config import NetworkConfig, Stanza, ports_of
 
 _WRITER_PM = "/usr/share/perl5/PVE/Network/Interfaces.pm"
 _BRIDGE_PORT_OPTIONS = (
@@ -54,13 +54,7 @@ def _check_mtu(ifaces: dict[str, Stanza], parent: str, child: str) -> None:
 def _check_ports_unique(ifaces: dict[str, Stanza]) -> None:
     used_by: dict[str, str] = {}
     for name in sorted(ifaces):
-        stanza = ifaces[name]
-        ports = " ".join(
-            str(stanza[k])
-            for k in ("bridge_ports", "ovs_ports", "slaves", "ovs_bonds")
-            if stanza.get(k)
-        )
-        for port in split_ports(ports):
+        for port in ports_of(ifaces[name]):
             if used_by.get(port, name) != name:
                 raise die(f"port '{port}' is already used on interface '{used_by[port]}'")
             used_by[port] = name

@@ -371,6 +371,100 @@ def test_snat_without_a_route_leaves_the_vnet_out() -> None:
     ]
 
 
+# A node with an IPv6 default route as well: vmbr0 holds 2001:db8:10::2 with gateway ::1.
+DUAL_STACK = INSTALLER.replace(
+    "\tbridge-fd 0\n",
+    "\tbridge-fd 0\niface vmbr0 inet6 static\n"
+    "\taddress 2001:db8:10::2/64\n\tgateway 2001:db8:10::1\n",
+)
+SNAT6 = "POSTROUTING -s 'fd00:6::/64' -o vmbr0 -j SNAT --to-source 2001:db8:10::2"
+V6_SETUP: list[Call] = [
+    ("POST", f"{SDN}/zones", {"zone": "dual", "type": "simple"}),
+    ("POST", f"{SDN}/vnets", {"vnet": "dualnet", "zone": "dual"}),
+    (
+        "POST",
+        f"{SDN}/vnets/dualnet/subnets",
+        {"subnet": "fd00:6::/64", "type": "subnet", "gateway": "fd00:6::1", "snat": 1},
+    ),
+]
+
+
+def test_ipv6_snat_leaves_by_the_ipv6_default_route(tmp_path: Path) -> None:
+    """For an IPv6 subnet SimplePlugin asks 'ip route get 2001:4860:4860::8888': the SNAT
+    rules (ip6tables) name the IPv6 default route's interface and source address, and an
+    IPv4 subnet of the same vnet still leaves by the IPv4 route."""
+    api = NodeApi(Cluster(tmp_path, ["pve1"], ["eno1", "eno2", "eno3"], DUAL_STACK))
+    run(api, [*V6_SETUP, ("POST", f"{SDN}/vnets/dualnet/subnets", NAT_SUBNET)])
+    apply(api)
+    assert sdn_file(api, "pve1") == (
+        "#version:1\n\nauto dualnet\niface dualnet\n"
+        "\taddress 10.10.10.1/24\n"
+        f"\tpost-up iptables -t nat -A {SNAT}\n"
+        f"\tpost-down iptables -t nat -D {SNAT}\n"
+        "\tpost-up iptables -t raw -I PREROUTING -i fwbr+ -j CT --zone 1\n"
+        "\tpost-down iptables -t raw -D PREROUTING -i fwbr+ -j CT --zone 1\n"
+        "\taddress fd00:6::1/64\n"
+        f"\tpost-up ip6tables -t nat -A {SNAT6}\n"
+        f"\tpost-down ip6tables -t nat -D {SNAT6}\n"
+        "\tpost-up ip6tables -t raw -I PREROUTING -i fwbr+ -j CT --zone 1\n"
+        "\tpost-down ip6tables -t raw -D PREROUTING -i fwbr+ -j CT --zone 1\n"
+        "\tbridge_ports none\n\tbridge_stp off\n\tbridge_fd 0\n"
+        "\tip-forward on\n\tip6-forward on\n"
+    )
+
+
+def test_ipv6_snat_without_an_ipv6_default_route_leaves_the_vnet_out(sdn: NodeApi) -> None:
+    """On a node with no IPv6 default route 'ip route get 2001:4860:4860::8888' fails: the vnet
+    is left out of the node's file and its reload logs why."""
+    run(sdn, V6_SETUP)
+    apply(sdn)
+    assert sdn_file(sdn, "pve1") == "#version:1\n"
+    [task] = sdn.ok("GET", "/tasks", typefilter="srvreload")
+    log = [line["t"] for line in sdn.ok("GET", f"/tasks/{task['upid']}/log")]
+    assert (
+        "zone dual : vnet dualnet : "
+        "command '/sbin/ip route get 2001:4860:4860::8888' failed: exit code 2"
+    ) in log
+
+
+def test_snat_source_is_the_route_the_kernel_had_before_the_reload(sdn: NodeApi) -> None:
+    """The node reload (pve-manager's reload_network_config) moves interfaces.new into place,
+    writes interfaces.d/sdn (asking the kernel 'ip route get') and only then runs
+    'ifreload -a': a new node address staged with the SDN change reaches the SNAT rules one
+    reload later."""
+    run(sdn, NAT_SETUP)
+    sdn.ok(
+        "PUT",
+        "/network/vmbr0",
+        type="bridge",
+        bridge_ports="eno1",
+        cidr="192.168.10.9/24",
+        gateway="192.168.10.1",
+    )
+    apply(sdn)
+    assert "\taddress 192.168.10.9/24\n" in (sdn.file("/etc/network/interfaces") or "")
+    assert sdn_file(sdn, "pve1") == NAT_SDN_FILE
+    assert sdn.apply()["exitstatus"] == "OK"
+    assert sdn_file(sdn, "pve1") == NAT_SDN_FILE.replace("192.168.10.2", "192.168.10.9")
+
+
+def test_a_simple_vnet_made_through_the_api_has_no_mac(sdn: NodeApi) -> None:
+    """SimplePlugin's vnet_update_hook gives a vnet without 'mac' a random one, but 'mac' is no
+    option of the vnet section type (pve-network moved it to the EVPN zone), so SectionConfig's
+    write_config leaves it out of vnets.cfg: the vnet reads back without it, the running config
+    has none and the generated stanza carries no 'hwaddress'."""
+    run(sdn, NAT_SETUP)
+    assert "mac" not in sdn.ok("GET", f"{SDN}/vnets/labnet")
+    assert (sdn.cluster.state_dir / "sdn" / "vnets.cfg").read_text() == (
+        "vnet: labnet\n\tzone labnat\n\talias Lab NAT\n\n"
+    )
+    sdn.ok("PUT", f"{SDN}/vnets/labnet", alias="Lab NAT")  # the hook runs on update too
+    apply(sdn)
+    assert "mac" not in sdn.ok("GET", f"{SDN}/vnets/labnet", running=1)
+    assert sdn_file(sdn, "pve1") == NAT_SDN_FILE
+    assert "hwaddress" not in (sdn_file(sdn, "pve2") or "")
+
+
 # --- changes, deletes, rollback ---------------------------------------------------------------
 
 

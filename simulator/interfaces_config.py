@@ -1,0 +1,72 @@
+"""``/etc/network/interfaces`` as a Proxmox node holds it in memory between reading and writing.
+
+pve-common's reader returns ``{ifaces => {NAME => {...}}, options => [[PRIORITY, LINE]]}``
+and its writer takes the same structure back; the API handlers change one
+interface in between. ``NetworkConfig`` is that structure: each interface a
+``Stanza`` under Proxmox's own keys (``type``, ``families``, ``method``,
+``address``, ``bridge_ports``, ``slaves``, ``vlan-raw-device``, ``options``,
+``comments``, ``priority``, ...), and the kept top-level lines (``source``,
+``mapping``, detached ``post-up`` lines) with the file position they had.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from typing import Any
+
+from simulator.perl import truthy
+from simulator.schema import IPV4_MASK_BITS, split_list
+
+Stanza = dict[str, Any]
+
+# The keys whose values name other interfaces: a bridge's ports, a bond's slaves (and OVS's).
+PORT_KEYS = ("bridge_ports", "ovs_ports", "slaves", "ovs_bonds")
+
+# Linux bond modes in the kernel's numbering (``bond-mode 4`` is 802.3ad).
+LINUX_BOND_MODES = (
+    "balance-rr",
+    "active-backup",
+    "balance-xor",
+    "broadcast",
+    "802.3ad",
+    "balance-tlb",
+    "balance-alb",
+)
+
+# The position Proxmox gives a stanza that has none yet (one the API just created).
+NEW_PRIORITY = 50000
+
+_HAS_PREFIX = re.compile(r"/\d+\Z", re.ASCII)
+_DIGITS = re.compile(r"\d+", re.ASCII)
+
+
+@dataclass
+class NetworkConfig:
+    """The parsed file: interfaces by name, and the top-level lines kept with their position."""
+
+    ifaces: dict[str, Stanza] = field(default_factory=dict)
+    options: list[tuple[int, str]] = field(default_factory=list)
+
+
+def ports_of(stanza: Stanza) -> list[str]:
+    """Every interface a stanza names as a port or slave, as ``split_list`` reads them."""
+    return split_list(" ".join(str(stanza[key]) for key in PORT_KEYS if truthy(stanza.get(key))))
+
+
+def cidr_of(address: str, mask: Any) -> str | None:
+    """``ADDRESS/BITS`` from an address and a netmask (``24`` or ``255.255.255.0``), or None.
+
+    An address that already ends in ``/BITS`` is returned as it is; a missing,
+    ``0`` or unknown mask (dotted masks must be one of the 33 contiguous ones)
+    gives None.
+    """
+    if _HAS_PREFIX.search(address):
+        return address
+    if not truthy(mask):
+        return None
+    mask = str(mask)
+    if _DIGITS.fullmatch(mask):
+        return f"{address}/{mask}"
+    bits = IPV4_MASK_BITS.get(mask)
+    return f"{address}/{bits}" if bits else None
