@@ -4,10 +4,10 @@ Proxmox does not keep interface settings anywhere but in this file: every API
 write reads it, changes one entry and writes the whole file again through one
 writer, whose output (header, tab indents, stanza order, which options are
 written and how) is what a reviewer sees on the node. This module reproduces
-that reader and writer (pve-common ``PVE/Network/Interfaces.pm``) so that
-
-* the simulator stores exactly the bytes a real node would, and
-* the provider can show, at preview, the stanzas a change will produce.
+that reader and writer (pve-common ``PVE/Network/Interfaces.pm``) so that the
+provider can show, at preview, the stanzas a change will produce. (The simulator
+has a reader and writer of its own, written from the same Proxmox code, so that a
+mistake here cannot be mirrored by the node the tests run against.)
 
 An interface is held as Proxmox holds it: a ``Stanza`` mapping Proxmox's own
 keys (``type``, ``families``, ``method``, ``address``, ``netmask``,
