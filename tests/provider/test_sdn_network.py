@@ -597,6 +597,12 @@ BAD_INPUTS = [
         "labnet: gateway '10.10.10.0' is the network address of 10.10.10.0/24",
         id="gateway-network-address",
     ),
+    pytest.param(
+        {**NAT, "gateway": "10.10.10.1"},
+        "gateway",
+        "'gateway' is not an input of SdnNetwork (got '10.10.10.1'); its inputs are zone,",
+        id="unknown-input",
+    ),
 ]
 
 
