@@ -11,8 +11,11 @@ arguments plus a ``name``::
         - {name: lab, zone: labnat, vnet: labnet, cidr: 10.10.10.1/24}
 
 The models check the *shape* (known modes and arguments, types, required
-arguments, node and resource names, unique names); the components check the
-values (addresses, gateways, VLAN ids, bond modes...) with their own rules.
+arguments, node and resource names, unique names); numbers are whole numbers
+and booleans are ``true``/``false`` (``vlan_id: true`` is not VLAN 1, ``"yes"``
+is not a boolean). The components check the values (addresses, gateways,
+VLAN ids, bond modes...) with their own rules, and ``components.stack`` the
+networks against each other (one NIC, bridge, bond, zone or vnet each).
 Either way a problem is reported as a :class:`ConfigProblem` with the key path
 (``pvenet:networks.nat[0].cidr``) and a reason, and all problems of a stack
 come together in one :class:`StackConfigError`.
@@ -26,11 +29,18 @@ from dataclasses import dataclass
 from typing import Annotated, Any
 
 import pulumi
-from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, ValidationError
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    StrictBool,
+    ValidationError,
+)
 from pydantic_core import ErrorDetails
 
 from provider.errors import InvalidSpec
-from provider.model import BondMode, HashPolicy
+from provider.model import BondMode, HashPolicy, WholeNumber
 from provider.resources import NODE_RE
 
 CONFIG_KEY = "pvenet:networks"
@@ -110,12 +120,13 @@ class BridgedEntry(Entry):
     gateway: str | None = None
     cidr6: str | None = None
     gateway6: str | None = None
-    vlan_aware: bool = False
+    vlan_aware: StrictBool = False
     vids: VlanIds | None = None
-    mtu: int | None = None
+    mtu: WholeNumber | None = None
     comments: str | None = None
-    adopt: bool = False
-    allow_management_change: bool = False
+    adopt: StrictBool = False
+    allow_management_change: StrictBool = False
+    allow_dhcp_to_static: StrictBool = False
 
 
 class BondedEntry(Entry):
@@ -130,12 +141,13 @@ class BondedEntry(Entry):
     bridge: str | None = None
     cidr: str | None = None
     gateway: str | None = None
-    mtu: int | None = None
-    vlan_aware: bool = False
+    mtu: WholeNumber | None = None
+    vlan_aware: StrictBool = False
     vids: VlanIds | None = None
     comments: str | None = None
-    adopt: bool = False
-    allow_management_change: bool = False
+    adopt: StrictBool = False
+    allow_management_change: StrictBool = False
+    allow_dhcp_to_static: StrictBool = False
 
 
 class VlanEntry(Entry):
@@ -143,11 +155,11 @@ class VlanEntry(Entry):
 
     node: NodeName
     parent: str
-    vlan_id: int
+    vlan_id: WholeNumber
     iface: str | None = None
     cidr: str | None = None
     gateway: str | None = None
-    mtu: int | None = None
+    mtu: WholeNumber | None = None
     comments: str | None = None
 
 
@@ -158,7 +170,7 @@ class RoutedEntry(Entry):
     vnet: str
     cidr: str
     nodes: list[NodeName] | None = None
-    mtu: int | None = None
+    mtu: WholeNumber | None = None
 
 
 class NatEntry(Entry):
@@ -170,7 +182,7 @@ class NatEntry(Entry):
     dhcp_range: tuple[str, str] | None = None
     dns_server: str | None = None
     nodes: list[NodeName] | None = None
-    mtu: int | None = None
+    mtu: WholeNumber | None = None
 
 
 class Networks(BaseModel):
