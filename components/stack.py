@@ -156,9 +156,14 @@ class _Claim:
                 "a NIC, bond or VLAN is a port of one bridge or bond"
             )
         if self.kind == "interface":
+            vnet = (
+                " (a vnet is a bridge on each of its nodes)"
+                if ".vnet" in (self.where + first.where)
+                else ""
+            )
             return (
-                f"'{self.name}' on {self.scope} is also created by {other} (a vnet is a bridge "
-                "on each of its nodes); each interface belongs to one network"
+                f"'{self.name}' on {self.scope} is also created by {other}{vnet}; each "
+                "interface belongs to one network"
             )
         return (
             f"{self.kind} '{self.name}' is also {other}'s; SDN ids are cluster-wide, so each "

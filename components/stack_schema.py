@@ -42,6 +42,7 @@ from pydantic_core import ErrorDetails
 from provider.errors import InvalidSpec
 from provider.model import BondMode, HashPolicy, WholeNumber
 from provider.resources import NODE_RE
+from provider.text import shown
 
 CONFIG_KEY = "pvenet:networks"
 # Resource names become URNs, child names (``<name>-interfaces``) and stack output names.
@@ -75,14 +76,14 @@ class StackConfigError(InvalidSpec, pulumi.RunError):
 
 def _node_name(value: str) -> str:
     if not NODE_RE.fullmatch(value):
-        raise ValueError(f"'{value}' is not a Proxmox node name (letters, digits and '-')")
+        raise ValueError(f"{shown(value)} is not a Proxmox node name (letters, digits and '-')")
     return value
 
 
 def _resource_name(value: str) -> str:
     if not NAME_RE.fullmatch(value):
         raise ValueError(
-            f"'{value}' is not a usable name: start with a letter, then letters, digits, "
+            f"{shown(value)} is not a usable name: start with a letter, then letters, digits, "
             "'_' or '-' (it names the resources and the stack output)"
         )
     return value

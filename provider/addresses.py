@@ -43,8 +43,8 @@ def plain_address(value: str, version: int | None = None) -> IpAddress:
     family = f"IPv{version} address" if version else "IP address"
     if "%" in value:
         raise ValueError(
-            f"{shown(value)} has an IPv6 scope id ('%{value.partition('%')[2]}'); give the plain "
-            f"address: Proxmox and ifupdown2 take none"
+            f"{shown(value)} has a scope id ('%{value.partition('%')[2]}'); give the plain "
+            "address: Proxmox and ifupdown2 take none"
         )
     try:
         address = ipaddress.ip_address(value)

@@ -235,7 +235,9 @@ class BridgeSpec(_InterfaceBase):
         for item in value:
             match = VIDS_RE.fullmatch(str(item))
             if not match:
-                raise ValueError(f"'{item}' is not a VLAN id or range such as '10' or '100-200'")
+                raise ValueError(
+                    f"{shown(str(item))} is not a VLAN id or range such as '10' or '100-200'"
+                )
             tags = [int(t) for t in match.groups() if t]
             if any(not 2 <= tag <= 4094 for tag in tags):
                 raise ValueError(f"'{item}': VLAN ids of a VLAN-aware bridge are 2 to 4094")
@@ -265,6 +267,11 @@ class BondSpec(_InterfaceBase):
                 "bondN back as a bond"
             )
         return value
+
+    @field_validator("bond_primary")
+    @classmethod
+    def _primary(cls, value: str | None) -> str | None:
+        return None if value is None else _check_iface_name(value)
 
     @field_validator("slaves")
     @classmethod
@@ -314,6 +321,8 @@ _TYPES = ("bridge", "bond", "vlan", "eth")
 def _pydantic_problems(error: ValidationError, prefix: str, item: Any) -> list[Problem]:
     """pydantic's errors as problems that name the interface, the setting and the value."""
     name = item.get("iface") if isinstance(item, Mapping) else None
+    if not isinstance(name, str) or not IFACE_RE.fullmatch(name):
+        name = None  # a bad name is the value its own problem shows, not a prefix
     kind = item.get("type") if isinstance(item, Mapping) else None
     problems = []
     for detail in error.errors():
@@ -438,7 +447,7 @@ def _vlan_problems(spec: VlanSpec, found: _Problems) -> None:
     try:
         _check_iface_name(spec.vlan_raw_device)
     except ValueError as error:
-        found.add("vlan_raw_device", str(error))
+        found.add("vlan_raw_device", f"{name}: vlan_raw_device {error}")
     if numbered := NUMBERED_VLAN_RE.fullmatch(name):
         _vlan_id_problem(name, int(numbered["vid"]), spec.vlan_id, found)
     elif spec.vlan_id is None:
@@ -531,7 +540,7 @@ def _cycle_problems(specs: Sequence[Spec], found: _Problems) -> None:
         circle = " -> ".join([*cycle, cycle[0]])
         found.add(
             f"interfaces[{index[spec.iface]}].{key}",
-            f"{spec.iface}: {key} '{cycle[1]}' closes a circle ({circle}): each is built on the "
+            f"{spec.iface}: '{cycle[1]}' in {key} closes a circle ({circle}): each is built on the "
             "next (bond slave, bridge port or VLAN parent); take one out of the circle",
         )
 

@@ -37,6 +37,7 @@ from provider.errors import NodeError
 from provider.guard import dynamic_address_changes, management_changes
 from provider.model import EthSpec, Spec, load_spec, parse_interfaces, spec_to_dict
 from provider.plan import PlanError, plan
+from provider.text import shown
 from provider.transaction import Snapshot, Transaction, resolve, snapshot
 
 NODE_RE = re.compile(r"[a-zA-Z0-9]([a-zA-Z0-9\-]*[a-zA-Z0-9])?")
@@ -72,7 +73,11 @@ class NodeInterfacesProvider(ConfiguredProvider):
         node = news.get("node")
         if not _is_unknown(node) and (not isinstance(node, str) or not NODE_RE.fullmatch(node)):
             failures.append(
-                CheckFailure("node", f"'{node}' is not a Proxmox node name (letters, digits, '-')")
+                CheckFailure(
+                    "node",
+                    f"{shown(node) if isinstance(node, str) else repr(node)} is not a Proxmox "
+                    "node name (letters, digits, '-')",
+                )
             )
         for flag in FLAGS:
             value = news.setdefault(flag, False)

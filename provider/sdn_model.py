@@ -65,15 +65,15 @@ _COLLECTED: Final = {"rules": "collected"}
 def _check_sdn_id(value: str) -> str:
     if not SDN_ID_MIN <= len(value) <= SDN_ID_MAX or not SDN_ID_RE.fullmatch(value):
         raise ValueError(
-            f"'{value}' is not a valid SDN id: {SDN_ID_MIN} to {SDN_ID_MAX} letters or digits, "
-            "starting with a letter (no '-', '_' or '.')"
+            f"{shown(value)} is not a valid SDN id: {SDN_ID_MIN} to {SDN_ID_MAX} letters or "
+            "digits, starting with a letter (no '-', '_' or '.')"
         )
     return value
 
 
 def _check_node(value: str) -> str:
     if not NODE_RE.fullmatch(value):
-        raise ValueError(f"'{value}' is not a Proxmox node name (letters, digits and '-')")
+        raise ValueError(f"{shown(value)} is not a Proxmox node name (letters, digits and '-')")
     return value
 
 
@@ -84,7 +84,7 @@ def _check_network(value: str) -> str:
         network = ipaddress.ip_network(value, strict=False)
     except ValueError:
         raise ValueError(
-            f"'{value}' is not a subnet such as '10.10.10.0/24' or 'fd00:10::/64'"
+            f"{shown(value)} is not a subnet such as '10.10.10.0/24' or 'fd00:10::/64'"
         ) from None
     if "/" not in value:
         raise ValueError(f"'{value}' needs a prefix length, such as '{value}/24'")
@@ -224,7 +224,8 @@ def _pydantic_problems(error: ValidationError, prefix: str) -> list[Problem]:
         path = prefix + "".join(f"[{p}]" if p.isdigit() else f".{p}" for p in loc)
         message = str(item["msg"]).removeprefix("Value error, ")
         if item["type"] == "extra_forbidden":
-            message = "is not a setting of an SDN subnet or DHCP range"
+            kind = "a DHCP range (start, end)" if "dhcp_ranges" in loc else "an SDN subnet"
+            message = f"'{loc[-1]}' is not a setting of {kind}"
         elif item["type"] == "missing":
             message = "is required"
         elif item["type"] in ("greater_than_equal", "less_than_equal") and prefix == "mtu":
@@ -416,6 +417,18 @@ def parse_sdn(
     if problems or any(name in unknown for name in _FIELDS):
         return None, problems
     return SdnSpec.model_validate(values, context=_COLLECTED), problems
+
+
+def naming_the_vnet(raw: Mapping[str, Any], problems: list[Problem]) -> list[Problem]:
+    """``problems``, each led by the vnet's name where ``raw`` has a valid one and it does not.
+
+    For the resource's own messages; a component names itself instead.
+    """
+    vnet, found = check_field("vnet", raw.get("vnet"))
+    if found or not vnet:
+        return problems
+    who = f"{vnet}: "
+    return [p if p.message.startswith(who) else Problem(p.path, who + p.message) for p in problems]
 
 
 def require_sdn(raw: Mapping[str, Any]) -> SdnSpec:

@@ -37,6 +37,7 @@ from provider.sdn_model import (
     SdnSpec,
     SubnetSpec,
     canonical,
+    naming_the_vnet,
     parse_sdn,
     require_sdn,
     sdn_to_inputs,
@@ -69,7 +70,7 @@ class SdnNetworkProvider(ConfiguredProvider):
         raw = {name: news[name] for name in FIELDS if news.get(name) is not None}
         spec, problems = parse_sdn(raw, unknown)
         failures = unexpected_inputs(news, "SdnNetwork", FIELDS, COMPUTED)
-        failures += [CheckFailure(p.path, p.message) for p in problems]
+        failures += [CheckFailure(p.path, p.message) for p in naming_the_vnet(raw, problems)]
         if failures or spec is None:
             return CheckResult(news, failures)
         failures, uplinks = self._read_at_preview(spec)  # as given: nodes[i] is the user's i

@@ -152,7 +152,7 @@ REFUSALS: dict[str, Refusal] = {
     ),
     "cidr6-scope-id": Refusal(
         [_bridge(cidr6="fe80::1%eth0/64")],
-        [("interfaces[0].cidr6", "has an IPv6 scope id ('%eth0')")],
+        [("interfaces[0].cidr6", "has a scope id ('%eth0')")],
         ("vmbr0", "fe80::1%eth0"),
     ),
     "gateway-is-own-address": Refusal(
@@ -177,7 +177,7 @@ REFUSALS: dict[str, Refusal] = {
     ),
     "gateway6-scope-id": Refusal(
         [_bridge(cidr6="fd00:1::2/64", gateway6="fe80::1%vmbr0")],
-        [("interfaces[0].gateway6", "has an IPv6 scope id")],
+        [("interfaces[0].gateway6", "has a scope id")],
         ("vmbr0", "fe80::1%vmbr0"),
     ),
     "gateway6-needs-cidr6": Refusal(
@@ -364,7 +364,7 @@ REFUSALS: dict[str, Refusal] = {
     ),
     "bonds-enslaving-each-other": Refusal(
         [_bond(slaves=["bond1"]), _bond("bond1", slaves=["bond0"])],
-        [("interfaces[0].slaves", "slaves 'bond1' closes a circle (bond0 -> bond1 -> bond0)")],
+        [("interfaces[0].slaves", "'bond1' in slaves closes a circle (bond0 -> bond1 -> bond0)")],
         ("bond0", "bond1"),
     ),
     "bridge-on-its-own-vlan": Refusal(

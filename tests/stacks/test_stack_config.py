@@ -136,8 +136,7 @@ CASES: list[tuple[str, Edit, list[str]]] = [
         lambda n: n["bridged"][0].update(bridge="vmbr1"),
         [
             "pvenet:networks.bonded[0].bridge: 'vmbr1' on pve1 is also created by "
-            "pvenet:networks.bridged[0].bridge (a vnet is a bridge on each of its nodes); each "
-            "interface belongs to one network"
+            "pvenet:networks.bridged[0].bridge; each interface belongs to one network"
         ],
     ),
     (
