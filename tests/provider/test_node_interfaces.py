@@ -17,6 +17,7 @@ from provider.resources import NodeInterfacesProvider
 from simulator.faults import Fault
 from simulator.node import INTERFACES, INTERFACES_NEW
 from simulator.testing import SimulatorHandle
+from tests.programs import writes
 
 NETWORK = "/nodes/pve1/network"
 VMBR0 = {
@@ -422,11 +423,6 @@ MGMT = {
     "cidr": "192.168.10.2/24",
     "gateway": "192.168.10.1",
 }
-
-
-def writes(sim: SimulatorHandle) -> list[str]:
-    """Every request that is not a read, as 'METHOD path'."""
-    return [f"{e.method} {e.path}" for e in sim.requests.entries() if e.method != "GET"]
 
 
 @pytest.mark.parametrize(
