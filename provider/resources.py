@@ -130,16 +130,20 @@ class NodeInterfacesProvider(ConfiguredProvider):
         return [CheckFailure(where.get(name or "", "interfaces"), reason) for name, reason in found]
 
     def diff(self, _id: str, olds: dict[str, Any], news: dict[str, Any]) -> DiffResult:
-        """``node`` replaces; every other input changes in place."""
+        """``node`` replaces; every other input changes in place.
+
+        A flag the previous outputs lack (state written before the flag existed) was false.
+        """
         replaces = (
             ["node"]
             if _is_unknown(news.get("node")) or olds.get("node") != news.get("node")
             else []
         )
+        before = {**dict.fromkeys(FLAGS, False), **olds}
         changed = [
             k
             for k in (*INPUT_KEYS, "rendered")
-            if k in news and (_is_unknown(news[k]) or olds.get(k) != news[k])
+            if k in news and (_is_unknown(news[k]) or before.get(k) != news[k])
         ]
         return DiffResult(changes=bool(changed), replaces=replaces, delete_before_replace=False)
 

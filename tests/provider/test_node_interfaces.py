@@ -197,6 +197,17 @@ def test_existing_interface_is_refused_without_adopt(
     assert all(e.method == "GET" for e in simulator.requests.entries())
 
 
+def test_state_from_before_allow_dhcp_to_static_diffs_to_no_change(
+    simulator: SimulatorHandle, node_interfaces: NodeInterfacesProvider
+) -> None:
+    """Upgrading pvenet adds no update to a stack whose state lacks the new flag."""
+    rid, outs = create(node_interfaces, interfaces=[{"iface": "vmbr7", "type": "bridge"}])
+    inputs = checked(node_interfaces, {"node": "pve1", "interfaces": outs["interfaces"]}, outs)
+    older = {k: v for k, v in outs.items() if k != "allow_dhcp_to_static"}
+    assert not node_interfaces.diff(rid, older, inputs).changes
+    assert node_interfaces.diff(rid, older, {**inputs, "allow_dhcp_to_static": True}).changes
+
+
 def test_foreign_pending_changes_block_the_change(
     simulator: SimulatorHandle, node_interfaces: NodeInterfacesProvider
 ) -> None:
