@@ -87,7 +87,8 @@ class NodeInterfacesProvider(ConfiguredProvider):
         if _is_unknown(raw):
             return CheckResult(news, failures)
         specs, problems = parse_interfaces(raw)
-        failures.extend(CheckFailure(p.path, p.message) for p in problems)
+        where = f"{node}: " if isinstance(node, str) and NODE_RE.fullmatch(node) else ""
+        failures.extend(CheckFailure(p.path, where + p.message) for p in problems)
         if failures:
             return CheckResult(news, failures)
         canonical_specs = [resolve({s.iface: s}, {})[s.iface] for s in specs]

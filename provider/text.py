@@ -147,9 +147,9 @@ def text_problem(
     )
     if problem:
         return problem
-    if "\\" in value:
+    if (at := value.find("\\")) >= 0:
         return (
-            f"{field} {shown(value)} holds a backslash at character {value.index(chr(92)) + 1}: "
+            f"{field} {shown(value)} holds a backslash at character {at + 1}: "
             "ifupdown2 joins lines at every backslash (one at the end pulls the next line, "
             "such as 'auto vmbr0', into this one); remove it"
         )

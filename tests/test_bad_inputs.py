@@ -14,10 +14,10 @@ of input (see ``tests/data/README.md``): the ``NodeInterfaces`` and
 
 Each case must be refused at its property path (or argument, or key path),
 with a message holding the expected fragment, and the line a person reads
-(path and message) must name the object and the value; no message may show
-an exception class or hold a raw control character (a hostile value is
-shown quoted, ``'x\\rpost-up ...'``). The simulator's request log must show no request but
-reads.
+(path and message) must name the node (for an interface of a set), the
+object and the value; no message may show an exception class or hold a raw
+control character (a hostile value is shown quoted, ``'x\\rpost-up ...'``).
+The simulator's request log must show no request but reads.
 """
 
 from __future__ import annotations
@@ -39,7 +39,7 @@ from components.node import BondedUplink, BridgedNetwork, VlanNetwork
 from components.project import PROJECT_ROOT, load_project
 from components.sdn import NatGateway, RoutedSubnet
 from components.stack_schema import CONFIG_KEY, StackConfigError
-from provider.resources import NodeInterfacesProvider
+from provider.resources import NODE_RE, NodeInterfacesProvider
 from provider.sdn_resource import SdnNetworkProvider
 from simulator.node import INTERFACES
 from simulator.testing import SimulatorHandle
@@ -84,6 +84,14 @@ class Case:
 
     def __str__(self) -> str:
         return f"{self.file}:{self.id}"
+
+    @property
+    def node(self) -> str | None:
+        """The node a refusal about one of a set's interfaces must name, where known."""
+        if self.kind != "NodeInterfaces" or not self.path.startswith("interfaces"):
+            return None
+        node = self.input.get("node")
+        return node if isinstance(node, str) and NODE_RE.fullmatch(node) else None
 
 
 def load_corpus() -> tuple[list[Case], dict[str, str]]:
@@ -153,7 +161,7 @@ def _mismatch(case: Case, lines: Lines) -> str | None:
     if line is None:
         return f"no refusal at {case.path!r} says {case.message!r}: {at}"
     seen = f"{case.path}: {line}"
-    for what, token in (("object", case.object), ("value", case.value)):
+    for what, token in (("node", case.node), ("object", case.object), ("value", case.value)):
         if token is not None and token not in seen:
             return f"the refusal does not name the {what} {token!r}: {seen}"
     if EXCEPTION_NAME.search(seen):
