@@ -195,7 +195,7 @@ def _claims(mode: str, where: str, entry: Entry, nodes: Iterable[str]) -> Iterat
         return
     top = _text(entry, "bridge")
     ports_of = top if mode == "bridged" else _text(entry, "bond")
-    for argument in ("bridge", "bond"):
+    for argument in _PROVIDES[mode]:
         if created := _text(entry, argument):
             yield _Claim("interface", node, created, f"{where}.{argument}")
     for port in sorted(_names(entry, _USES[mode])):
