@@ -30,7 +30,7 @@ import pulumi
 from pydantic import TypeAdapter, ValidationError
 
 from components.errors import ArgumentProblem, InvalidArguments
-from provider.addresses import plain_address
+from provider.addresses import plain_address, reserved_in
 from provider.model import Problem
 from provider.sdn_model import IpText, parse_sdn
 from provider.sdn_resource import SdnNetwork
@@ -102,8 +102,8 @@ def split_gateway(value: str) -> tuple[str, str]:
             f"'{value}' is the network's own address; give the gateway's address, such as "
             f"'{network.network_address + 1}/{network.prefixlen}'"
         )
-    if network.version == 4 and interface.ip == network.broadcast_address:
-        raise ValueError(f"'{value}' is the broadcast address of {network}")
+    if problem := reserved_in(interface.ip, network):  # the broadcast address
+        raise ValueError(f"'{value}' {problem}")
     return str(interface.ip), str(network)
 
 
