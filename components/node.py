@@ -66,7 +66,9 @@ class _NodeComponent(pulumi.ComponentResource):
 
 
 # Arguments of a node component that are not settings of the interfaces in its set.
-_NOT_SET_ARGUMENTS = frozenset({"self", "name", "node", "adopt", "allow_management_change", "opts"})
+_NOT_SET_ARGUMENTS = frozenset(
+    {"self", "name", "node", "adopt", "allow_management_change", "allow_dhcp_to_static", "opts"}
+)
 
 
 def _set_arguments(
@@ -106,6 +108,8 @@ class BridgedNetwork(_NodeComponent):
       bridge of that name is an error.
     - ``allow_management_change``: allow changing the bridge that carries the address pvenet
       reaches the node by. Default False, so a typo cannot cut the node off.
+    - ``allow_dhcp_to_static``: allow adopting a bridge the node addresses by DHCP (``inet
+      dhcp``); Proxmox's API can only write it as ``manual`` or ``static``. Default False.
     """
 
     attach: pulumi.Output[str]
@@ -132,6 +136,7 @@ class BridgedNetwork(_NodeComponent):
         comments: pulumi.Input[str] | None = None,
         adopt: pulumi.Input[bool] = False,
         allow_management_change: pulumi.Input[bool] = False,
+        allow_dhcp_to_static: pulumi.Input[bool] = False,
         opts: pulumi.ResourceOptions | None = None,
     ) -> None:
         arguments = {
@@ -154,6 +159,7 @@ class BridgedNetwork(_NodeComponent):
             interfaces=interfaces,
             adopt=adopt,
             allow_management_change=allow_management_change,
+            allow_dhcp_to_static=allow_dhcp_to_static,
             opts=pulumi.ResourceOptions(parent=self),
         )
         self.bridge = after(self.interfaces, bridge)
@@ -232,6 +238,9 @@ class BondedUplink(_NodeComponent):
     - ``allow_management_change``: allow rewiring the interface that carries the address
       pvenet reaches the node by (moving the management bridge onto the bond needs it).
       Default False.
+    - ``allow_dhcp_to_static``: allow adopting a bond or bridge the node addresses by DHCP
+      (``inet dhcp``); Proxmox's API can only write it as ``manual`` or ``static``. Default
+      False.
     """
 
     attach: pulumi.Output[str]
@@ -261,6 +270,7 @@ class BondedUplink(_NodeComponent):
         comments: pulumi.Input[str] | None = None,
         adopt: pulumi.Input[bool] = False,
         allow_management_change: pulumi.Input[bool] = False,
+        allow_dhcp_to_static: pulumi.Input[bool] = False,
         opts: pulumi.ResourceOptions | None = None,
     ) -> None:
         arguments = {
@@ -287,6 +297,7 @@ class BondedUplink(_NodeComponent):
             interfaces=interfaces,
             adopt=adopt,
             allow_management_change=allow_management_change,
+            allow_dhcp_to_static=allow_dhcp_to_static,
             opts=pulumi.ResourceOptions(parent=self),
         )
         pulumi.Output.from_input(mode).apply(lambda m: self._remind_lacp(m, bond, slaves))

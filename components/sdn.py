@@ -30,9 +30,11 @@ import pulumi
 from pydantic import TypeAdapter, ValidationError
 
 from components.errors import ArgumentProblem, InvalidArguments
+from provider.addresses import plain_address, reserved_in
 from provider.model import Problem
 from provider.sdn_model import IpText, parse_sdn
 from provider.sdn_resource import SdnNetwork
+from provider.text import shown
 
 _ARGUMENTS = {
     "zone": "zone",
@@ -81,11 +83,13 @@ def split_gateway(value: str) -> tuple[str, str]:
             f"{value!r} is not the gateway's address with the prefix length, such as "
             "'203.0.113.17/28'"
         )
+    if "%" in value:
+        plain_address(value.partition("/")[0])  # names the scope id
     try:
         interface = ipaddress.ip_interface(value)
     except ValueError:
         raise ValueError(
-            f"'{value}' is not the gateway's address with the prefix length, such as "
+            f"{shown(value)} is not the gateway's address with the prefix length, such as "
             "'203.0.113.17/28'"
         ) from None
     network = interface.network
@@ -98,8 +102,8 @@ def split_gateway(value: str) -> tuple[str, str]:
             f"'{value}' is the network's own address; give the gateway's address, such as "
             f"'{network.network_address + 1}/{network.prefixlen}'"
         )
-    if network.version == 4 and interface.ip == network.broadcast_address:
-        raise ValueError(f"'{value}' is the broadcast address of {network}")
+    if problem := reserved_in(interface.ip, network):  # the broadcast address
+        raise ValueError(f"'{value}' {problem}")
     return str(interface.ip), str(network)
 
 
@@ -174,7 +178,10 @@ def _validate(
 def _ip_problems(path: str, value: Any) -> list[Problem]:
     try:
         _IP.validate_python(value)
-    except ValidationError:
+    except ValidationError as error:
+        detail = error.errors()[0]
+        if detail["type"] == "value_error":  # the address rule's own sentence (scope id, ...)
+            return [Problem(path, str(detail["msg"]).removeprefix("Value error, "))]
         return [Problem(path, f"{value!r} is not an IP address")]
     return []
 

@@ -11,9 +11,12 @@ and ``cidr``.
 
 Everything is validated before the first component is declared: the shape by
 the schema (``components.stack_schema``), the values by each component's own
-``validate``. A bad value fails the preview with its key path and the reason
-(``pvenet:networks.nat[0].cidr: ...``), before a single resource exists, so
-no API call is made.
+``validate``, and the networks against each other: two networks may not
+create the same interface on a node, take the same NIC, bond or VLAN as a
+port there, or use the same SDN zone or vnet (a vnet is also a bridge on
+each of its nodes). A bad value fails the preview with its key path and the
+reason (``pvenet:networks.nat[0].cidr: ...``; a clash names both networks'
+key paths), before a single resource exists, so no API call is made.
 
 Networks on one node that build on each other (a VLAN on a bond's bridge, a
 bridge on a bond) are declared in that order, each depending on the one it
@@ -27,7 +30,8 @@ file's stanzas (the creation order, for stanzas of one kind) is the one
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Iterator, Mapping
+from dataclasses import dataclass
 from typing import Any, Protocol
 
 import pulumi
@@ -36,6 +40,7 @@ from components.errors import InvalidArguments
 from components.node import BondedUplink, BridgedNetwork, VlanNetwork
 from components.sdn import NatGateway, RoutedSubnet
 from components.stack_schema import (
+    CONFIG_KEY,
     ConfigProblem,
     Entry,
     Networks,
@@ -116,8 +121,8 @@ def declare(networks: Networks) -> dict[str, Network]:
     return declared
 
 
-def _validate_all(entries: Iterable[Declared]) -> None:
-    """Every component's ``validate``; all problems in one StackConfigError."""
+def _validate_all(entries: list[Declared]) -> None:
+    """Every component's ``validate``, then clashes between networks; all in one error."""
     problems: list[ConfigProblem] = []
     for mode, where, entry in entries:
         try:
@@ -127,8 +132,90 @@ def _validate_all(entries: Iterable[Declared]) -> None:
                 ConfigProblem(f"{where}.{p.argument}" if p.argument else where, p.reason())
                 for p in error.problems
             ]
+    problems += _clashes(entries)
     if problems:
         raise StackConfigError(problems)
+
+
+@dataclass(frozen=True)
+class _Claim:
+    """Something one network creates or takes: an interface or port on a node, an SDN id."""
+
+    kind: str  # "interface", "port", "zone" or "vnet"
+    scope: str  # the node; "" for SDN ids (cluster-wide)
+    name: str
+    where: str  # the key path of the argument that claims it: "bonded[0].slaves"
+    holder: str = ""  # for a port: the bridge or bond it is a port of
+
+    def clash(self, first: _Claim) -> str:
+        """Why this claim cannot stand beside ``first`` (same kind, scope and name)."""
+        other = f"{CONFIG_KEY}.{first.where}"
+        if self.kind == "port":
+            return (
+                f"'{self.name}' on {self.scope} is already a port of {first.holder} ({other}); "
+                "a NIC, bond or VLAN is a port of one bridge or bond"
+            )
+        if self.kind == "interface":
+            vnet = (
+                " (a vnet is a bridge on each of its nodes)"
+                if ".vnet" in (self.where + first.where)
+                else ""
+            )
+            return (
+                f"'{self.name}' on {self.scope} is also created by {other}{vnet}; each "
+                "interface belongs to one network"
+            )
+        return (
+            f"{self.kind} '{self.name}' is also {other}'s; SDN ids are cluster-wide, so each "
+            f"network needs its own {self.kind}"
+        )
+
+
+def _text(entry: Entry, argument: str) -> str | None:
+    value = getattr(entry, argument, None)
+    return value if isinstance(value, str) else None
+
+
+def _claims(mode: str, where: str, entry: Entry, nodes: Iterable[str]) -> Iterator[_Claim]:
+    """What ``entry`` creates and takes; ``nodes`` are the nodes a vnet without ``nodes`` is on."""
+    node = _text(entry, "node") or ""
+    if mode in ("routed", "nat"):
+        zone, vnet = _text(entry, "zone"), _text(entry, "vnet")
+        if zone:
+            yield _Claim("zone", "", zone, f"{where}.zone")
+        if vnet:
+            yield _Claim("vnet", "", vnet, f"{where}.vnet")
+            for each in getattr(entry, "nodes", None) or nodes:
+                yield _Claim("interface", each, vnet, f"{where}.vnet")
+        return
+    if mode == "vlans":
+        given = _text(entry, "iface")
+        name = given or f"{_text(entry, 'parent')}.{getattr(entry, 'vlan_id', '')}"
+        yield _Claim("interface", node, name, f"{where}.{'iface' if given else 'vlan_id'}")
+        return
+    top = _text(entry, "bridge")
+    ports_of = top if mode == "bridged" else _text(entry, "bond")
+    for argument in _PROVIDES[mode]:
+        if created := _text(entry, argument):
+            yield _Claim("interface", node, created, f"{where}.{argument}")
+    for port in sorted(_names(entry, _USES[mode])):
+        yield _Claim("port", node, port, f"{where}.{_USES[mode][0]}", ports_of or "")
+    if mode == "bonded" and top and ports_of:
+        yield _Claim("port", node, ports_of, f"{where}.bond", top)
+
+
+def _clashes(entries: list[Declared]) -> list[ConfigProblem]:
+    """Networks that claim what an earlier one claims: one problem each, naming both."""
+    nodes = sorted({n for _m, _w, e in entries if (n := _text(e, "node"))})
+    first: dict[tuple[str, str, str], _Claim] = {}
+    problems = []
+    for mode, where, entry in entries:
+        for claim in _claims(mode, where, entry, nodes):
+            key = (claim.kind, claim.scope, claim.name)
+            if key in first and not first[key].where.startswith(f"{where}."):
+                problems.append(ConfigProblem(claim.where, claim.clash(first[key])))
+            first.setdefault(key, claim)
+    return problems
 
 
 def _names(entry: Entry, keys: Iterable[str]) -> set[str]:

@@ -11,8 +11,11 @@ arguments plus a ``name``::
         - {name: lab, zone: labnat, vnet: labnet, cidr: 10.10.10.1/24}
 
 The models check the *shape* (known modes and arguments, types, required
-arguments, node and resource names, unique names); the components check the
-values (addresses, gateways, VLAN ids, bond modes...) with their own rules.
+arguments, node and resource names, unique names); numbers are whole numbers
+and booleans are ``true``/``false`` (``vlan_id: true`` is not VLAN 1, ``"yes"``
+is not a boolean). The components check the values (addresses, gateways,
+VLAN ids, bond modes...) with their own rules, and ``components.stack`` the
+networks against each other (one NIC, bridge, bond, zone or vnet each).
 Either way a problem is reported as a :class:`ConfigProblem` with the key path
 (``pvenet:networks.nat[0].cidr``) and a reason, and all problems of a stack
 come together in one :class:`StackConfigError`.
@@ -26,12 +29,20 @@ from dataclasses import dataclass
 from typing import Annotated, Any
 
 import pulumi
-from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, ValidationError
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    StrictBool,
+    ValidationError,
+)
 from pydantic_core import ErrorDetails
 
 from provider.errors import InvalidSpec
-from provider.model import BondMode, HashPolicy
+from provider.model import BondMode, HashPolicy, WholeNumber
 from provider.resources import NODE_RE
+from provider.text import shown
 
 CONFIG_KEY = "pvenet:networks"
 # Resource names become URNs, child names (``<name>-interfaces``) and stack output names.
@@ -65,14 +76,14 @@ class StackConfigError(InvalidSpec, pulumi.RunError):
 
 def _node_name(value: str) -> str:
     if not NODE_RE.fullmatch(value):
-        raise ValueError(f"'{value}' is not a Proxmox node name (letters, digits and '-')")
+        raise ValueError(f"{shown(value)} is not a Proxmox node name (letters, digits and '-')")
     return value
 
 
 def _resource_name(value: str) -> str:
     if not NAME_RE.fullmatch(value):
         raise ValueError(
-            f"'{value}' is not a usable name: start with a letter, then letters, digits, "
+            f"{shown(value)} is not a usable name: start with a letter, then letters, digits, "
             "'_' or '-' (it names the resources and the stack output)"
         )
     return value
@@ -110,12 +121,13 @@ class BridgedEntry(Entry):
     gateway: str | None = None
     cidr6: str | None = None
     gateway6: str | None = None
-    vlan_aware: bool = False
+    vlan_aware: StrictBool = False
     vids: VlanIds | None = None
-    mtu: int | None = None
+    mtu: WholeNumber | None = None
     comments: str | None = None
-    adopt: bool = False
-    allow_management_change: bool = False
+    adopt: StrictBool = False
+    allow_management_change: StrictBool = False
+    allow_dhcp_to_static: StrictBool = False
 
 
 class BondedEntry(Entry):
@@ -130,12 +142,13 @@ class BondedEntry(Entry):
     bridge: str | None = None
     cidr: str | None = None
     gateway: str | None = None
-    mtu: int | None = None
-    vlan_aware: bool = False
+    mtu: WholeNumber | None = None
+    vlan_aware: StrictBool = False
     vids: VlanIds | None = None
     comments: str | None = None
-    adopt: bool = False
-    allow_management_change: bool = False
+    adopt: StrictBool = False
+    allow_management_change: StrictBool = False
+    allow_dhcp_to_static: StrictBool = False
 
 
 class VlanEntry(Entry):
@@ -143,11 +156,11 @@ class VlanEntry(Entry):
 
     node: NodeName
     parent: str
-    vlan_id: int
+    vlan_id: WholeNumber
     iface: str | None = None
     cidr: str | None = None
     gateway: str | None = None
-    mtu: int | None = None
+    mtu: WholeNumber | None = None
     comments: str | None = None
 
 
@@ -158,7 +171,7 @@ class RoutedEntry(Entry):
     vnet: str
     cidr: str
     nodes: list[NodeName] | None = None
-    mtu: int | None = None
+    mtu: WholeNumber | None = None
 
 
 class NatEntry(Entry):
@@ -170,7 +183,7 @@ class NatEntry(Entry):
     dhcp_range: tuple[str, str] | None = None
     dns_server: str | None = None
     nodes: list[NodeName] | None = None
-    mtu: int | None = None
+    mtu: WholeNumber | None = None
 
 
 class Networks(BaseModel):

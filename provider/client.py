@@ -161,6 +161,8 @@ def _split(value: Any) -> list[str]:
 # --- wire format ---------------------------------------------------------------------------
 
 _COMMON_KEYS = ("cidr", "gateway", "cidr6", "gateway6", "mtu", "comments")
+DYNAMIC_METHODS = ("dhcp", "auto")
+"""``method``/``method6`` values by which the node gets its address itself (DHCP, SLAAC)."""
 
 
 def spec_from_api(name: str, item: Mapping[str, Any]) -> Spec | None:
@@ -246,6 +248,12 @@ def link_from_api(name: str, item: Mapping[str, Any]) -> Link:
         addressed=(item.get("method") == "static" and bool(item.get("address")))
         or (item.get("method6") == "static" and bool(item.get("address6"))),
         primary=item.get("bond-primary") if kind == "bond" else None,
+        dynamic=", ".join(
+            f"{family} {item[key]}"
+            for family, key in (("inet", "method"), ("inet6", "method6"))
+            if item.get(key) in DYNAMIC_METHODS
+        )
+        or None,
     )
 
 

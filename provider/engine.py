@@ -10,9 +10,11 @@ is the base that reads connection settings without pickling them.
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
-from pulumi.dynamic import ConfigureRequest, ResourceProvider
+from pulumi.dynamic import CheckFailure, ConfigureRequest, ResourceProvider
+from pulumi.dynamic.dynamic import PROVIDER_KEY
 from pulumi.output import Unknown
 from pulumi.runtime import rpc
 
@@ -38,6 +40,23 @@ def coerce_numbers(value: Any) -> Any:
     if isinstance(value, dict):
         return {k: coerce_numbers(v) for k, v in value.items()}
     return value
+
+
+def unexpected_inputs(
+    news: Mapping[str, Any], resource: str, inputs: Sequence[str], outputs: Iterable[str]
+) -> list[CheckFailure]:
+    """A failure for each property ``news`` has that ``resource`` takes neither as input nor
+    sets as output (plus the SDK's pickled provider): without it, a misspelt input would be
+    stored in the state and silently do nothing."""
+    known = {*inputs, *outputs, PROVIDER_KEY}
+    return [
+        CheckFailure(
+            key,
+            f"'{key}' is not an input of {resource} (got {news[key]!r}); "
+            f"its inputs are {', '.join(inputs)}",
+        )
+        for key in sorted(set(news) - known)
+    ]
 
 
 class ConfiguredProvider(ResourceProvider):

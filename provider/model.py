@@ -7,7 +7,11 @@ is reported with the property path Pulumi shows (``interfaces[1].bond_primary``)
 and a sentence that says what is wrong and what is allowed.
 
 Rules come from Proxmox's API schema and writer, from the GUI's naming rules,
-and from the kernel (a name is at most 15 characters).
+and from the kernel (a name is at most 15 characters). Text that reaches the
+node's file (``comments``) follows ``provider.text``, addresses follow
+``provider.addresses``. Numbers are whole numbers (the engine's ``1500.0``
+is 1500), never booleans (``True`` is not VLAN 1), and booleans are
+booleans (``"yes"`` is not one).
 """
 
 from __future__ import annotations
@@ -18,9 +22,25 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Annotated, Any, Literal, get_args
 
-from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError, field_validator
+from pydantic import (
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    TypeAdapter,
+    ValidationError,
+    field_validator,
+)
 
+from provider.addresses import (
+    plain_address,
+    plain_interface,
+    proxmox_host_problem,
+    reserved_in,
+    unusable,
+)
 from provider.errors import InvalidSpec
+from provider.text import check_text, shown
 
 BondMode = Literal[
     "balance-rr",
@@ -36,14 +56,20 @@ BOND_MODES: tuple[str, ...] = get_args(BondMode)
 HASH_POLICIES: tuple[str, ...] = get_args(HashPolicy)
 HASH_POLICY_MODES = ("balance-xor", "802.3ad")
 
-IFACE_RE = re.compile(r"[a-zA-Z][a-zA-Z0-9_]{1,20}([:.]\d+)?")
+# re.ASCII: Python's \d also matches other scripts' digits ("bond\u0661" would pass).
+IFACE_RE = re.compile(r"[a-zA-Z][a-zA-Z0-9_]{1,20}([:.]\d+)?", re.ASCII)
 BRIDGE_RE = re.compile(r"[a-zA-Z][a-zA-Z0-9_]{0,9}")
-BOND_RE = re.compile(r"bond\d{1,4}")
-DOTTED_VLAN_RE = re.compile(r"(?P<parent>[a-zA-Z][a-zA-Z0-9_]*)\.(?P<vid>\d+)")
-NUMBERED_VLAN_RE = re.compile(r"vlan(?P<vid>\d+)")
+BOND_RE = re.compile(r"bond\d{1,4}", re.ASCII)
+DOTTED_VLAN_RE = re.compile(r"(?P<parent>[a-zA-Z][a-zA-Z0-9_]*)\.(?P<vid>\d+)", re.ASCII)
+NUMBERED_VLAN_RE = re.compile(r"vlan(?P<vid>\d+)", re.ASCII)
+VIDS_RE = re.compile(r"(\d+)(?:-(\d+))?", re.ASCII)
 KERNEL_NAME_MAX = 15
 MTU_MIN, MTU_MAX = 1280, 65520
 DEFAULT_MTU = 1500
+COMMENT_MAX = 4096
+"""Characters of an interface comment. pveproxy refused request bodies over 64 KiB before
+PVE 9 (512 KiB since); a form-encoded character takes up to 12 bytes, so 4096 leave room for
+the other parameters on every version. A comment is one column in the GUI, not documentation."""
 
 
 @dataclass(frozen=True)
@@ -60,7 +86,7 @@ class Problem:
 def _check_iface_name(value: str) -> str:
     if not IFACE_RE.fullmatch(value):
         raise ValueError(
-            f"'{value}' is not a valid interface name: start with a letter, then letters, "
+            f"{shown(value)} is not a valid interface name: start with a letter, then letters, "
             "digits or '_' (no '-'), optionally '.N' for a VLAN"
         )
     if len(value) > KERNEL_NAME_MAX:
@@ -69,31 +95,34 @@ def _check_iface_name(value: str) -> str:
 
 
 def _check_cidr(value: str, version: int) -> str:
-    try:
-        interface = ipaddress.ip_interface(value)
-    except ValueError:
-        raise ValueError(
-            f"'{value}' is not an address with a prefix length, such as "
-            + ("'192.168.10.2/24'" if version == 4 else "'fd00:10::2/64'")
-        ) from None
-    if interface.version != version or "/" not in value:
-        raise ValueError(f"'{value}' is not an IPv{version} address with a prefix length")
-    low = 8
-    if not low <= interface.network.prefixlen <= interface.max_prefixlen:
-        raise ValueError(
-            f"'{value}': Proxmox accepts prefix lengths {low} to {interface.max_prefixlen}"
-        )
+    """A node's own address with its prefix length: plain, and one a host may have."""
+    interface = plain_interface(value, version)
+    problem = proxmox_host_problem(interface.ip) or reserved_in(interface.ip, interface.network)
+    if problem:
+        raise ValueError(f"{shown(value)}: {interface.ip} {problem}; give the host's own address")
     return value
 
 
 def _check_ip(value: str, version: int) -> str:
-    try:
-        address = ipaddress.ip_address(value)
-    except ValueError:
-        raise ValueError(f"'{value}' is not an IPv{version} address") from None
-    if address.version != version:
-        raise ValueError(f"'{value}' is not an IPv{version} address")
+    """A gateway: one plain address a host can send to."""
+    address = plain_address(value, version)
+    if problem := unusable(address):
+        raise ValueError(f"{shown(value)} {problem}; give the gateway's own address")
     return value
+
+
+def _whole_number(value: Any) -> Any:
+    """Numbers as the engine sends them (``1500.0`` is 1500); a bool or text is no number."""
+    if isinstance(value, float) and value.is_integer():
+        return int(value)
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise ValueError(f"{value!r} is not a whole number")
+    return value
+
+
+WholeNumber = Annotated[int, BeforeValidator(_whole_number)]
+"""An integer input: whole floats (the engine's numbers) become ints; bools and text are refused."""
+Mtu = Annotated[WholeNumber, Field(ge=MTU_MIN, le=MTU_MAX)]
 
 
 class _InterfaceBase(BaseModel):
@@ -106,8 +135,8 @@ class _InterfaceBase(BaseModel):
     gateway: str | None = None
     cidr6: str | None = None
     gateway6: str | None = None
-    mtu: Annotated[int, Field(ge=MTU_MIN, le=MTU_MAX)] | None = None
-    autostart: bool = True
+    mtu: Mtu | None = None
+    autostart: bool = Field(True, strict=True)
     comments: str | None = None
 
     @field_validator("iface")
@@ -138,10 +167,16 @@ class _InterfaceBase(BaseModel):
     @field_validator("comments")
     @classmethod
     def _comments(cls, value: str | None) -> str | None:
-        """Comments as the node reads them back: no trailing blanks, no empty last lines."""
+        """Comments as the node reads them back: no trailing blanks, no empty last lines.
+
+        Proxmox writes each line as ``#<line>`` and strips the spaces at the end of
+        a line when it reads the file; nothing else is stripped (see ``provider.text``
+        for what a line may hold).
+        """
         if value is None:
             return None
-        lines = [line.rstrip() for line in value.split("\n")]
+        check_text(value, field="comments", prefix="#", max_length=COMMENT_MAX, multiline=True)
+        lines = [line.rstrip(" ") for line in value.split("\n")]
         while lines and not lines[-1]:
             lines.pop()
         return "\n".join(lines) or None
@@ -166,7 +201,7 @@ class BridgeSpec(_InterfaceBase):
 
     type: Literal["bridge"] = "bridge"
     bridge_ports: list[str] = Field(default_factory=list)
-    bridge_vlan_aware: bool = False
+    bridge_vlan_aware: bool = Field(False, strict=True)
     bridge_vids: list[str] | None = None
 
     @field_validator("iface")
@@ -198,9 +233,11 @@ class BridgeSpec(_InterfaceBase):
         if value is None:
             return None
         for item in value:
-            match = re.fullmatch(r"(\d+)(?:-(\d+))?", str(item))
+            match = VIDS_RE.fullmatch(str(item))
             if not match:
-                raise ValueError(f"'{item}' is not a VLAN id or range such as '10' or '100-200'")
+                raise ValueError(
+                    f"{shown(str(item))} is not a VLAN id or range such as '10' or '100-200'"
+                )
             tags = [int(t) for t in match.groups() if t]
             if any(not 2 <= tag <= 4094 for tag in tags):
                 raise ValueError(f"'{item}': VLAN ids of a VLAN-aware bridge are 2 to 4094")
@@ -231,6 +268,11 @@ class BondSpec(_InterfaceBase):
             )
         return value
 
+    @field_validator("bond_primary")
+    @classmethod
+    def _primary(cls, value: str | None) -> str | None:
+        return None if value is None else _check_iface_name(value)
+
     @field_validator("slaves")
     @classmethod
     def _slaves(cls, value: list[str]) -> list[str]:
@@ -247,7 +289,7 @@ class VlanSpec(_InterfaceBase):
 
     type: Literal["vlan"] = "vlan"
     vlan_raw_device: str | None = None
-    vlan_id: Annotated[int, Field(ge=1, le=4094)] | None = None
+    vlan_id: Annotated[WholeNumber, Field(ge=1, le=4094)] | None = None
 
     def parent(self) -> str | None:
         dotted = DOTTED_VLAN_RE.fullmatch(self.iface)
@@ -279,6 +321,8 @@ _TYPES = ("bridge", "bond", "vlan", "eth")
 def _pydantic_problems(error: ValidationError, prefix: str, item: Any) -> list[Problem]:
     """pydantic's errors as problems that name the interface, the setting and the value."""
     name = item.get("iface") if isinstance(item, Mapping) else None
+    if not isinstance(name, str) or not IFACE_RE.fullmatch(name):
+        name = None  # a bad name is the value its own problem shows, not a prefix
     kind = item.get("type") if isinstance(item, Mapping) else None
     problems = []
     for detail in error.errors():
@@ -298,7 +342,7 @@ def _pydantic_problems(error: ValidationError, prefix: str, item: Any) -> list[P
             path = f"{prefix}.type"
             message = f"needs a type: one of {', '.join(_TYPES)}"
         elif (
-            detail["type"] != "missing"
+            detail["type"] not in ("missing", "value_error")  # our own messages show the value
             and not isinstance(value, Mapping)
             and str(value) not in message
         ):
@@ -332,9 +376,18 @@ def _spec_problems(spec: Spec, path: str) -> list[Problem]:
         if cidr is None:
             found.add(gw_key, f"{name}: {gw_key} '{gateway}' needs a {cidr_key} on this interface")
             continue
-        network = ipaddress.ip_interface(cidr).network
-        if ipaddress.ip_address(gateway) not in network:
+        interface = ipaddress.ip_interface(cidr)
+        network, address = interface.network, ipaddress.ip_address(gateway)
+        if address not in network:
             found.add(gw_key, f"{name}: {gw_key} '{gateway}' is not inside {cidr_key} {network}")
+        elif address == interface.ip:
+            found.add(
+                gw_key,
+                f"{name}: {gw_key} '{gateway}' is this interface's own address ({cidr_key} "
+                f"{cidr}); give the router's address",
+            )
+        elif problem := reserved_in(address, network):
+            found.add(gw_key, f"{name}: {gw_key} '{gateway}' {problem}; give the router's address")
     if isinstance(spec, BridgeSpec) and spec.bridge_vids is not None and not spec.bridge_vlan_aware:
         found.add(
             "bridge_vids",
@@ -394,7 +447,7 @@ def _vlan_problems(spec: VlanSpec, found: _Problems) -> None:
     try:
         _check_iface_name(spec.vlan_raw_device)
     except ValueError as error:
-        found.add("vlan_raw_device", str(error))
+        found.add("vlan_raw_device", f"{name}: vlan_raw_device {error}")
     if numbered := NUMBERED_VLAN_RE.fullmatch(name):
         _vlan_id_problem(name, int(numbered["vid"]), spec.vlan_id, found)
     elif spec.vlan_id is None:
@@ -413,6 +466,7 @@ def _set_problems(specs: Sequence[Spec]) -> list[Problem]:
             )
         first.setdefault(spec.iface, index)
     _port_problems(specs, found)
+    _cycle_problems(specs, found)
     for key in ("gateway", "gateway6"):
         holders = [(i, s) for i, s in enumerate(specs) if getattr(s, key) is not None]
         for index, spec in holders[1:]:
@@ -454,6 +508,56 @@ def _port_problems(specs: Sequence[Spec], found: _Problems) -> None:
                     f"{spec.iface}: port '{port}' has an address; a bridge port cannot carry one",
                 )
             owner.setdefault(port, spec.iface)
+
+
+def _built_on(spec: Spec) -> dict[str, str]:
+    """The interfaces ``spec`` is built on, each with the setting that names it."""
+    under = {
+        port: "slaves" if isinstance(spec, BondSpec) else "bridge_ports" for port in spec.ports()
+    }
+    if parent := spec.parent():
+        key = "vlan_raw_device" if isinstance(spec, VlanSpec) and spec.vlan_raw_device else "iface"
+        under.setdefault(parent, key)
+    under.pop(spec.iface, None)  # an interface that is its own port: _port_problems says so
+    return under
+
+
+def _cycle_problems(specs: Sequence[Spec], found: _Problems) -> None:
+    """Interfaces built on each other in a circle (bond0 enslaving bond1 enslaving bond0).
+
+    Neither Proxmox nor the kernel can set such a set up; each cycle is reported
+    once, at the setting of its first interface that leads into it.
+    """
+    index = {spec.iface: i for i, spec in enumerate(specs)}
+    under = {spec.iface: [n for n in _built_on(spec) if n in index] for spec in specs}
+    reported: set[str] = set()
+    for spec in specs:
+        cycle = _cycle_from(spec.iface, under)
+        if not cycle or reported & set(cycle):
+            continue
+        reported.update(cycle)
+        key = _built_on(spec)[cycle[1]]
+        circle = " -> ".join([*cycle, cycle[0]])
+        found.add(
+            f"interfaces[{index[spec.iface]}].{key}",
+            f"{spec.iface}: '{cycle[1]}' in {key} closes a circle ({circle}): each is built on the "
+            "next (bond slave, bridge port or VLAN parent); take one out of the circle",
+        )
+
+
+def _cycle_from(start: str, under: Mapping[str, list[str]]) -> list[str] | None:
+    """A path of interfaces from ``start`` back to it, each built on the next; None if none."""
+    stack = [(start, [start])]
+    seen: set[str] = set()
+    while stack:
+        name, path = stack.pop()
+        for below in under.get(name, []):
+            if below == start:
+                return path
+            if below not in seen:
+                seen.add(below)
+                stack.append((below, [*path, below]))
+    return None
 
 
 def _mtu_problems(spec: Spec, by_name: Mapping[str, Spec], path: str, found: _Problems) -> None:

@@ -41,6 +41,8 @@ class Link:
     addressed: bool = False
     primary: str | None = None
     autostart: bool | None = None  # None: not known (links read from the node)
+    dynamic: str | None = None
+    """How the node addresses it by itself (``inet dhcp``, ``inet6 auto``), None if it does not."""
 
 
 def link_of(spec: Spec) -> Link:

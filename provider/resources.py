@@ -30,18 +30,21 @@ from pulumi.dynamic import (
 
 from provider import ifupdown
 from provider.client import CALL_ERRORS, Client, spec_from_api, stanza_of
-from provider.engine import ConfiguredProvider
+from provider.engine import ConfiguredProvider, unexpected_inputs
 from provider.engine import coerce_numbers as _coerce_numbers
 from provider.engine import is_unknown as _is_unknown
 from provider.errors import ApiCallFailed, NodeError
-from provider.guard import management_changes
+from provider.guard import dynamic_address_changes, management_changes
 from provider.model import EthSpec, Spec, load_spec, parse_interfaces, spec_to_dict
 from provider.plan import PlanError, plan
+from provider.text import shown
 from provider.transaction import Snapshot, Transaction, resolve, snapshot
 from provider.verify import verify
 
 NODE_RE = re.compile(r"[a-zA-Z0-9]([a-zA-Z0-9\-]*[a-zA-Z0-9])?")
-INPUT_KEYS = ("node", "interfaces", "adopt", "allow_management_change")
+FLAGS = ("adopt", "allow_management_change", "allow_dhcp_to_static")
+INPUT_KEYS = ("node", "interfaces", *FLAGS)
+OUTPUT_KEYS = ("rendered", "live", "adopted")
 UNMANAGED_WHEN_NONE = ("mtu", "comments")
 
 
@@ -65,15 +68,19 @@ class NodeInterfacesProvider(ConfiguredProvider):
     # -- check / diff ------------------------------------------------------------------------
 
     def check(self, _olds: dict[str, Any], news: dict[str, Any]) -> CheckResult:
-        """Validate and normalise the inputs; add ``rendered``; run the lockout guard."""
+        """Validate and normalise the inputs; add ``rendered``; run the checks on the node."""
         news = _coerce_numbers(dict(news))
-        failures: list[CheckFailure] = []
+        failures = unexpected_inputs(news, "NodeInterfaces", INPUT_KEYS, OUTPUT_KEYS)
         node = news.get("node")
         if not _is_unknown(node) and (not isinstance(node, str) or not NODE_RE.fullmatch(node)):
             failures.append(
-                CheckFailure("node", f"'{node}' is not a Proxmox node name (letters, digits, '-')")
+                CheckFailure(
+                    "node",
+                    f"{shown(node) if isinstance(node, str) else repr(node)} is not a Proxmox "
+                    "node name (letters, digits, '-')",
+                )
             )
-        for flag in ("adopt", "allow_management_change"):
+        for flag in FLAGS:
             value = news.setdefault(flag, False)
             if not _is_unknown(value) and not isinstance(value, bool):
                 failures.append(CheckFailure(flag, f"must be true or false, not {value!r}"))
@@ -81,52 +88,64 @@ class NodeInterfacesProvider(ConfiguredProvider):
         if _is_unknown(raw):
             return CheckResult(news, failures)
         specs, problems = parse_interfaces(raw)
-        failures.extend(CheckFailure(p.path, p.message) for p in problems)
+        where = f"{node}: " if isinstance(node, str) and NODE_RE.fullmatch(node) else ""
+        failures.extend(CheckFailure(p.path, where + p.message) for p in problems)
         if failures:
             return CheckResult(news, failures)
         canonical_specs = [resolve({s.iface: s}, {})[s.iface] for s in specs]
         news["interfaces"] = [spec_to_dict(s) for s in canonical_specs if s is not None]
         news["rendered"] = render_set([s for s in canonical_specs if s is not None])
         if not _is_unknown(node):
-            allow = bool(news["allow_management_change"])
-            failures.extend(self._check_on_node(str(node), _targets(specs, _olds), allow))
+            failures.extend(self._check_on_node(str(node), specs, _targets(specs, _olds), news))
         return CheckResult(news, failures)
 
     def _check_on_node(
-        self, node: str, targets: dict[str, Spec | None], allow_management_change: bool
+        self,
+        node: str,
+        specs: list[Spec],
+        targets: dict[str, Spec | None],
+        flags: Mapping[str, Any],
     ) -> list[CheckFailure]:
         """Preview checks that need the node (one read, no writes); skipped if unreachable.
 
-        The lockout guard fails the check. A target that does not fit the node as it
-        is now (a port another interface holds, a parent missing, an MTU above a
-        NIC's) is only a warning here: another resource of the same program may make
-        it fit before this one runs; if it still does not fit then, the change is
-        refused before any write.
+        Failures: settings for a NIC the node does not have (no resource can create
+        one), and what a guard refuses without its flag (the lockout guard, the DHCP
+        guard). A target that does not fit the node as it is now (a port another
+        interface holds, a parent missing, an MTU above a NIC's) is only a warning
+        here: another resource of the same program may make it fit before this one
+        runs; if it still does not fit then, the change is refused before any write.
         """
         if not self.configured:
             return []
         try:
             client = self._client(node)
-            current = snapshot(client.view())
-            problems = [] if allow_management_change else _guard(client, current, targets)
+            view = client.view()
+            current = snapshot(view)
+            refused = _refusals(client, current, targets, flags)
         except (*CALL_ERRORS, NodeError) as error:
             pulumi.log.warn(f"{node}: could not read the node to check at preview: {error}")
             return []
         for problem in _fit_problems(node, current, resolve(targets, current.specs)):
             pulumi.log.warn(f"{problem} (unless another resource of this program changes it)")
-        return [CheckFailure("interfaces", p) for p in problems]
+        where = {spec.iface: f"interfaces[{index}].iface" for index, spec in enumerate(specs)}
+        found = _absent_nics(node, specs, view.items) + refused
+        return [CheckFailure(where.get(name or "", "interfaces"), reason) for name, reason in found]
 
     def diff(self, _id: str, olds: dict[str, Any], news: dict[str, Any]) -> DiffResult:
-        """``node`` replaces; every other input changes in place."""
+        """``node`` replaces; every other input changes in place.
+
+        A flag the previous outputs lack (state written before the flag existed) was false.
+        """
         replaces = (
             ["node"]
             if _is_unknown(news.get("node")) or olds.get("node") != news.get("node")
             else []
         )
+        before = {**dict.fromkeys(FLAGS, False), **olds}
         changed = [
             k
             for k in (*INPUT_KEYS, "rendered")
-            if k in news and (_is_unknown(news[k]) or olds.get(k) != news[k])
+            if k in news and (_is_unknown(news[k]) or before.get(k) != news[k])
         ]
         return DiffResult(changes=bool(changed), replaces=replaces, delete_before_replace=False)
 
@@ -156,7 +175,7 @@ class NodeInterfacesProvider(ConfiguredProvider):
         client = self._client(str(props["node"]))
 
         def prepare(current: Snapshot) -> dict[str, Spec | None]:
-            _refuse_management_change(client, current, targets, props)
+            _refuse(client, current, targets, props)
             return targets
 
         Transaction(client).converge(prepare)
@@ -203,7 +222,7 @@ class NodeInterfacesProvider(ConfiguredProvider):
             targets = resolve(_targets(specs, olds), current.specs)
             for name in sorted(set(adopted) - names - enslaved):
                 targets[name] = load_spec(adopted.pop(name))
-            _refuse_management_change(client, current, targets, news)
+            _refuse(client, current, targets, news)
             return targets
 
         outcome = Transaction(client).converge(prepare)
@@ -274,14 +293,51 @@ def _guard(client: Client, snap: Snapshot, targets: dict[str, Spec | None]) -> l
     return problems
 
 
-def _refuse_management_change(
+def _refusals(
+    client: Client, current: Snapshot, targets: dict[str, Spec | None], flags: Mapping[str, Any]
+) -> list[tuple[str | None, str]]:
+    """What the guards refuse whose flag is not set: (the interface, if one, and why)."""
+    found: list[tuple[str | None, str]] = []
+    if not flags.get("allow_management_change"):
+        found += [(None, problem) for problem in _guard(client, current, targets)]
+    if not flags.get("allow_dhcp_to_static"):
+        resolved = resolve(targets, current.specs)
+        found += list(dynamic_address_changes(client.node, current.links, resolved).items())
+    return found
+
+
+def _refuse(
     client: Client, current: Snapshot, targets: dict[str, Spec | None], inputs: Mapping[str, Any]
 ) -> None:
-    """Raise before any write if the change touches the management path and is not allowed."""
-    if inputs.get("allow_management_change"):
-        return
-    if problems := _guard(client, current, targets):
-        raise NodeError("; ".join(problems))
+    """Raise before any write if a guard refuses the change and its flag is not set."""
+    if refused := _refusals(client, current, targets, inputs):
+        raise NodeError("; ".join(reason for _name, reason in refused))
+
+
+def _absent_nics(
+    node: str, specs: list[Spec], items: Mapping[str, Mapping[str, Any]]
+) -> list[tuple[str | None, str]]:
+    """(name, why) for each NIC the set has settings for that the node does not have.
+
+    Unlike other misfits this is an error at preview: no resource can create a NIC.
+    """
+    nics = sorted(
+        n for n, item in items.items() if item.get("type") == "eth" and item.get("exists")
+    )
+    found: list[tuple[str | None, str]] = []
+    for spec in specs:
+        item = items.get(spec.iface)
+        if not isinstance(spec, EthSpec) or spec.iface in nics:
+            continue
+        what = f"is a {item.get('type')}" if item and item.get("type") != "eth" else "is not a NIC"
+        found.append(
+            (
+                spec.iface,
+                f"{node}: {spec.iface} {what} on this node, and no resource can create a NIC; "
+                f"type eth is for the node's NICs ({', '.join(nics) or 'none'}): fix iface",
+            )
+        )
+    return found
 
 
 def _targets(specs: list[Spec], olds: Mapping[str, Any]) -> dict[str, Spec | None]:
@@ -313,7 +369,10 @@ class NodeInterfaces(Resource, module="pvenet", name="NodeInterfaces"):
     vlan, eth) and the settings of that type. ``adopt=True`` lets the set take
     over interfaces that already exist (they are restored on delete);
     ``allow_management_change=True`` lets it rewire the interface that carries
-    the node's management address.
+    the node's management address (its ports, addresses, gateways, MTU, bond
+    mode, VLAN id or parent); ``allow_dhcp_to_static=True`` lets it write an
+    interface the node addresses by DHCP (``inet dhcp``) or SLAAC (``inet6
+    auto``), which Proxmox's API can only make ``manual`` or ``static``.
     """
 
     node: pulumi.Output[str]
@@ -329,6 +388,7 @@ class NodeInterfaces(Resource, module="pvenet", name="NodeInterfaces"):
         interfaces: pulumi.Input[list[pulumi.Input[Mapping[str, Any]]]],
         adopt: pulumi.Input[bool] = False,
         allow_management_change: pulumi.Input[bool] = False,
+        allow_dhcp_to_static: pulumi.Input[bool] = False,
         opts: pulumi.ResourceOptions | None = None,
     ) -> None:
         super().__init__(
@@ -339,6 +399,7 @@ class NodeInterfaces(Resource, module="pvenet", name="NodeInterfaces"):
                 "interfaces": interfaces,
                 "adopt": adopt,
                 "allow_management_change": allow_management_change,
+                "allow_dhcp_to_static": allow_dhcp_to_static,
                 "rendered": None,
                 "live": None,
                 "adopted": None,

@@ -12,6 +12,10 @@ the gateway's address).
 
 Every problem carries the property path Pulumi shows (``subnets[0].gateway``)
 and a sentence that names the vnet and the value and says what is allowed.
+The ``alias`` is written into ``interfaces.d/sdn`` and follows
+``provider.text``; every address follows ``provider.addresses`` (no scope
+id; no multicast, loopback or unspecified address; a gateway that is not the
+subnet's network or broadcast address).
 
 DHCP: giving any subnet a DHCP range makes the zone run Proxmox's dnsmasq
 DHCP (``dhcp=dnsmasq``; see ``provider.sdn_plan.desired_state``). The nodes
@@ -37,8 +41,10 @@ from pydantic import (
     model_validator,
 )
 
+from provider.addresses import IpAddress, IpNetwork, plain_address, reserved_in, unusable
 from provider.errors import InvalidSpec
-from provider.model import MTU_MAX, MTU_MIN, Problem
+from provider.model import MTU_MAX, MTU_MIN, Mtu, Problem
+from provider.text import check_text, shown
 
 SDN_ID_RE = re.compile(r"[a-zA-Z][a-zA-Z0-9]*[a-zA-Z0-9]")
 SDN_ID_MIN, SDN_ID_MAX = 2, 8
@@ -52,9 +58,6 @@ MIN_PREFIX_V6 = 16
 # Validation context for callers that collect the cross-field problems themselves.
 _COLLECTED: Final = {"rules": "collected"}
 
-IpNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
-IpAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
-
 
 # --- single values ------------------------------------------------------------------------------
 
@@ -62,24 +65,26 @@ IpAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
 def _check_sdn_id(value: str) -> str:
     if not SDN_ID_MIN <= len(value) <= SDN_ID_MAX or not SDN_ID_RE.fullmatch(value):
         raise ValueError(
-            f"'{value}' is not a valid SDN id: {SDN_ID_MIN} to {SDN_ID_MAX} letters or digits, "
-            "starting with a letter (no '-', '_' or '.')"
+            f"{shown(value)} is not a valid SDN id: {SDN_ID_MIN} to {SDN_ID_MAX} letters or "
+            "digits, starting with a letter (no '-', '_' or '.')"
         )
     return value
 
 
 def _check_node(value: str) -> str:
     if not NODE_RE.fullmatch(value):
-        raise ValueError(f"'{value}' is not a Proxmox node name (letters, digits and '-')")
+        raise ValueError(f"{shown(value)} is not a Proxmox node name (letters, digits and '-')")
     return value
 
 
 def _check_network(value: str) -> str:
+    if "%" in value:
+        plain_address(value.partition("/")[0])  # names the scope id
     try:
         network = ipaddress.ip_network(value, strict=False)
     except ValueError:
         raise ValueError(
-            f"'{value}' is not a subnet such as '10.10.10.0/24' or 'fd00:10::/64'"
+            f"{shown(value)} is not a subnet such as '10.10.10.0/24' or 'fd00:10::/64'"
         ) from None
     if "/" not in value:
         raise ValueError(f"'{value}' needs a prefix length, such as '{value}/24'")
@@ -95,19 +100,18 @@ def _check_network(value: str) -> str:
 
 
 def _check_ip(value: str) -> str:
-    try:
-        return str(ipaddress.ip_address(value))
-    except ValueError:
-        raise ValueError(f"'{value}' is not an IP address") from None
+    address = plain_address(value)
+    if problem := unusable(address):
+        raise ValueError(f"{shown(value)} {problem}; give a host's address")
+    return str(address)
 
 
 def _check_alias(value: str) -> str:
-    if len(value) > ALIAS_MAX:
-        raise ValueError(f"is {len(value)} characters long; Proxmox allows {ALIAS_MAX}")
-    if "\n" in value or "\r" in value or not ALIAS_RE.fullmatch(value):
+    check_text(value, field="alias", prefix="\talias ", max_length=ALIAS_MAX)
+    if not ALIAS_RE.fullmatch(value):
         raise ValueError(
-            f"{value!r} is not a valid vnet alias: one line of letters, digits, spaces and "
-            "punctuation"
+            f"alias {shown(value)} is not a valid vnet alias: letters, digits, spaces and "
+            "the punctuation ()*+,-./:;<=>?@[]^_ (Proxmox's rule)"
         )
     return value
 
@@ -117,7 +121,6 @@ NodeName = Annotated[str, AfterValidator(_check_node)]
 Network = Annotated[str, AfterValidator(_check_network)]
 IpText = Annotated[str, AfterValidator(_check_ip)]
 Alias = Annotated[str, AfterValidator(_check_alias)]
-Mtu = Annotated[int, Field(ge=MTU_MIN, le=MTU_MAX)]
 
 
 # --- models ---------------------------------------------------------------------------------------
@@ -145,7 +148,7 @@ class SubnetSpec(BaseModel):
 
     cidr: Network
     gateway: IpText | None = None
-    snat: bool = False
+    snat: bool = Field(False, strict=True)
     dhcp_ranges: list[DhcpRange] = Field(default_factory=list)
     dns_server: IpText | None = None
 
@@ -221,7 +224,8 @@ def _pydantic_problems(error: ValidationError, prefix: str) -> list[Problem]:
         path = prefix + "".join(f"[{p}]" if p.isdigit() else f".{p}" for p in loc)
         message = str(item["msg"]).removeprefix("Value error, ")
         if item["type"] == "extra_forbidden":
-            message = "is not a setting of an SDN subnet or DHCP range"
+            kind = "a DHCP range (start, end)" if "dhcp_ranges" in loc else "an SDN subnet"
+            message = f"'{loc[-1]}' is not a setting of {kind}"
         elif item["type"] == "missing":
             message = "is required"
         elif item["type"] in ("greater_than_equal", "less_than_equal") and prefix == "mtu":
@@ -261,6 +265,14 @@ def _subnet_problems(subnet: SubnetSpec, path: str, who: str) -> list[Problem]:
                 f"{who}gateway '{subnet.gateway}' is not inside {network}",
             )
         )
+    elif gateway is not None and (problem := reserved_in(gateway, network)):
+        found.append(
+            Problem(
+                f"{path}.gateway",
+                f"{who}gateway '{subnet.gateway}' {problem}; give the host's address on the vnet, "
+                f"such as '{network.network_address + 1}'",
+            )
+        )
     if subnet.snat and gateway is None:
         found.append(
             Problem(
@@ -289,8 +301,11 @@ def _subnet_problems(subnet: SubnetSpec, path: str, who: str) -> list[Problem]:
         start, end = ipaddress.ip_address(dhcp_range.start), ipaddress.ip_address(dhcp_range.end)
         bad = False
         for key, address in (("start", start), ("end", end)):
-            if not _in(address, network):
-                found.append(Problem(f"{where}.{key}", f"{who}{key} {address} is not in {network}"))
+            problem = (
+                reserved_in(address, network) if _in(address, network) else f"is not in {network}"
+            )
+            if problem:
+                found.append(Problem(f"{where}.{key}", f"{who}{key} {address} {problem}"))
                 bad = True
         if bad:
             continue
@@ -375,12 +390,11 @@ def parse_sdn(
     """Validate an SDN network's inputs: the spec (None if any problem or unknown) and problems.
 
     ``unknown`` names inputs that are not known yet (preview): they are not
-    checked, and no spec is returned.
+    checked, and no spec is returned. Keys other than :data:`FIELDS` are not
+    read (the provider's check refuses them).
     """
     problems: list[Problem] = []
     values: dict[str, Any] = {}
-    for key in sorted(set(raw) - set(_FIELDS)):
-        problems.append(Problem(key, "is not an input of SdnNetwork"))
     for name in _FIELDS:
         if name in unknown or name == "subnets":
             continue
@@ -403,6 +417,18 @@ def parse_sdn(
     if problems or any(name in unknown for name in _FIELDS):
         return None, problems
     return SdnSpec.model_validate(values, context=_COLLECTED), problems
+
+
+def naming_the_vnet(raw: Mapping[str, Any], problems: list[Problem]) -> list[Problem]:
+    """``problems``, each led by the vnet's name where ``raw`` has a valid one and it does not.
+
+    For the resource's own messages; a component names itself instead.
+    """
+    vnet, found = check_field("vnet", raw.get("vnet"))
+    if found or not vnet:
+        return problems
+    who = f"{vnet}: "
+    return [p if p.message.startswith(who) else Problem(p.path, who + p.message) for p in problems]
 
 
 def require_sdn(raw: Mapping[str, Any]) -> SdnSpec:

@@ -28,7 +28,7 @@ from pulumi.dynamic import (
 )
 
 from provider.client import CALL_ERRORS
-from provider.engine import ConfiguredProvider, coerce_numbers, is_unknown
+from provider.engine import ConfiguredProvider, coerce_numbers, is_unknown, unexpected_inputs
 from provider.errors import NodeError
 from provider.sdn_client import SdnClient, SdnObjects, describe_sdn
 from provider.sdn_model import (
@@ -37,6 +37,7 @@ from provider.sdn_model import (
     SdnSpec,
     SubnetSpec,
     canonical,
+    naming_the_vnet,
     parse_sdn,
     require_sdn,
     sdn_to_inputs,
@@ -68,7 +69,8 @@ class SdnNetworkProvider(ConfiguredProvider):
         unknown = {name for name in FIELDS if name in news and is_unknown(news[name])}
         raw = {name: news[name] for name in FIELDS if news.get(name) is not None}
         spec, problems = parse_sdn(raw, unknown)
-        failures = [CheckFailure(p.path, p.message) for p in problems]
+        failures = unexpected_inputs(news, "SdnNetwork", FIELDS, COMPUTED)
+        failures += [CheckFailure(p.path, p.message) for p in naming_the_vnet(raw, problems)]
         if failures or spec is None:
             return CheckResult(news, failures)
         failures, uplinks = self._read_at_preview(spec)  # as given: nodes[i] is the user's i

@@ -68,6 +68,7 @@ def test_bridged_network_is_one_bridge_in_one_set(mocks: RecordingMocks) -> pulu
             "node": "pve1",
             "adopt": True,
             "allow_management_change": False,
+            "allow_dhcp_to_static": False,
             "interfaces": [
                 {
                     "iface": "vmbr0",
@@ -146,6 +147,7 @@ def test_bonded_uplink_is_bond_and_bridge_in_one_set_with_the_address_on_the_bri
             "node": "pve1",
             "adopt": False,
             "allow_management_change": True,
+            "allow_dhcp_to_static": False,
             "interfaces": [
                 {
                     "iface": "bond1",
@@ -268,6 +270,7 @@ def test_vlan_network_is_named_parent_dot_id_by_default(
             "node": "pve1",
             "adopt": False,
             "allow_management_change": False,
+            "allow_dhcp_to_static": False,
             "interfaces": [
                 {
                     "iface": "vmbr0.50",

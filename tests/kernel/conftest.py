@@ -44,7 +44,7 @@ from tests.kernel.topology import (
     wan_namespace,
 )
 
-CACHE = Path(os.environ.get("PVENET_KERNEL_CACHE", "/var/tmp/pvenet-kernel-cache"))
+CACHE = ifupdown2.CACHE
 OPT_OUT = "PVENET_KERNEL"  # "0" skips the tier
 KEEP = "PVENET_KERNEL_KEEP"  # "1" keeps the run's state dir (labs, ifupdown2 state, QEMU logs)
 IN_GUEST = os.environ.get(qemu.GUEST_ENV) == "1"

@@ -14,6 +14,7 @@ problem unless ``KNOWN_ISSUES`` explains it.
 from __future__ import annotations
 
 import fcntl
+import os
 import re
 import shutil
 import subprocess
@@ -24,6 +25,8 @@ from pathlib import Path
 
 from tests.kernel.netns import Netns, run
 
+CACHE = Path(os.environ.get("PVENET_KERNEL_CACHE", "/var/tmp/pvenet-kernel-cache"))
+"""Where the kernel tier keeps what it downloads (ifupdown2, Debian's kernel)."""
 PACKAGE = "ifupdown2"
 PYTHON = "/usr/bin/python3"  # Debian's build of ifupdown2 runs on Debian's python3
 COMMANDS = ("ifup", "ifdown", "ifquery", "ifreload")
@@ -87,6 +90,11 @@ class Package:
     version: str
 
     @property
+    def modules(self) -> Path:
+        """The directory its Python modules are imported from (``ifupdown``, ``addons``...)."""
+        return self.root / "usr/share/ifupdown2"
+
+    @property
     def bin(self) -> Path:
         """Symlinks named after the commands (argv[0] selects the operation)."""
         return self.root.parent / "bin"
@@ -129,6 +137,15 @@ def fetch(cache: Path) -> Package:
         if not link.is_symlink():
             link.symlink_to(main)
     return Package(root, stamp.read_text().strip())
+
+
+def unpacked(cache: Path = CACHE) -> Package | None:
+    """The ifupdown2 a kernel-tier run already unpacked into ``cache``, or None (no download)."""
+    home = cache / PACKAGE
+    stamp = home / "version"
+    if not stamp.exists():
+        return None
+    return Package(home / "root", stamp.read_text().strip())
 
 
 def download_deb(package: str, into: Path) -> Path:

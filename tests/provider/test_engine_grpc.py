@@ -228,7 +228,7 @@ def test_check_failures_name_the_property_and_say_what_is_wrong(
     assert set(failures) == {"interfaces[0].mtu", "interfaces[1].bond_primary"}
     assert "1280" in failures["interfaces[0].mtu"]
     assert failures["interfaces[1].bond_primary"] == (
-        "bond0: bond_primary only applies to bond_mode 'active-backup' (mode is '802.3ad')"
+        "pve1: bond0: bond_primary only applies to bond_mode 'active-backup' (mode is '802.3ad')"
     )
     assert writes(simulator) == []
 

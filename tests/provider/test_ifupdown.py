@@ -446,9 +446,11 @@ def test_the_writer_orders_by_type_then_file_position() -> None:
 
 
 def test_the_pure_core_imports_no_client_and_no_pulumi() -> None:
-    """model, ifupdown and plan load without proxmoxer, requests or pulumi."""
+    """model, ifupdown, plan, text, addresses and guard load without proxmoxer, requests or
+    pulumi."""
     code = (
-        "import provider.model, provider.ifupdown, provider.plan, sys; "
+        "import provider.model, provider.ifupdown, provider.plan, provider.text, "
+        "provider.addresses, provider.guard, sys; "
         "print(sorted(m for m in sys.modules "
         "if m.split('.')[0] in ('proxmoxer', 'requests', 'pulumi')))"
     )

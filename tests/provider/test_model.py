@@ -120,6 +120,66 @@ REFUSALS: dict[str, Refusal] = {
         [("interfaces[0].gateway", "needs a cidr")],
         ("vmbr0", "10.0.0.1"),
     ),
+    "cidr-is-the-network-address": Refusal(
+        [_bridge(cidr="10.0.0.0/24")],
+        [("interfaces[0].cidr", "10.0.0.0 is the network address of 10.0.0.0/24")],
+        ("vmbr0", "10.0.0.0/24"),
+    ),
+    "cidr-is-the-broadcast-address": Refusal(
+        [_bridge(cidr="10.0.0.255/24")],
+        [("interfaces[0].cidr", "is the broadcast address of 10.0.0.0/24")],
+        ("vmbr0", "10.0.0.255/24"),
+    ),
+    "cidr6-is-the-subnet-router-anycast-address": Refusal(
+        [_bridge(cidr6="fd00:1::/64")],
+        [("interfaces[0].cidr6", "subnet-router anycast address of fd00:1::/64")],
+        ("vmbr0", "fd00:1::/64"),
+    ),
+    "cidr-multicast": Refusal(
+        [_bridge(cidr="224.0.0.5/24")],
+        [("interfaces[0].cidr", "is a multicast address")],
+        ("vmbr0", "224.0.0.5/24"),
+    ),
+    "cidr6-loopback": Refusal(
+        [_bridge(cidr6="::1/64")],
+        [("interfaces[0].cidr6", "is a loopback address")],
+        ("vmbr0", "::1/64"),
+    ),
+    "cidr6-documentation-range": Refusal(
+        [_bridge(cidr6="2001:db8::2/64")],
+        [("interfaces[0].cidr6", "2001:db8::/32 (documentation)")],
+        ("vmbr0", "2001:db8::2/64"),
+    ),
+    "cidr6-scope-id": Refusal(
+        [_bridge(cidr6="fe80::1%eth0/64")],
+        [("interfaces[0].cidr6", "has a scope id ('%eth0')")],
+        ("vmbr0", "fe80::1%eth0"),
+    ),
+    "gateway-is-own-address": Refusal(
+        [_bridge(cidr="10.0.0.2/24", gateway="10.0.0.2")],
+        [("interfaces[0].gateway", "is this interface's own address (cidr 10.0.0.2/24)")],
+        ("vmbr0", "10.0.0.2"),
+    ),
+    "gateway6-is-own-address": Refusal(
+        [_bridge(cidr6="fd00:1::2/64", gateway6="fd00:1::2")],
+        [("interfaces[0].gateway6", "is this interface's own address")],
+        ("vmbr0", "fd00:1::2"),
+    ),
+    "gateway-is-the-broadcast-address": Refusal(
+        [_bridge(cidr="10.0.0.2/24", gateway="10.0.0.255")],
+        [("interfaces[0].gateway", "is the broadcast address of 10.0.0.0/24")],
+        ("vmbr0", "10.0.0.255"),
+    ),
+    "gateway-unspecified": Refusal(
+        [_bridge(cidr="10.0.0.2/24", gateway="0.0.0.0")],
+        [("interfaces[0].gateway", "is the unspecified address")],
+        ("vmbr0", "0.0.0.0"),
+    ),
+    "gateway6-scope-id": Refusal(
+        [_bridge(cidr6="fd00:1::2/64", gateway6="fe80::1%vmbr0")],
+        [("interfaces[0].gateway6", "has a scope id")],
+        ("vmbr0", "fe80::1%vmbr0"),
+    ),
     "gateway6-needs-cidr6": Refusal(
         [_bridge(cidr="10.0.0.2/24", gateway6="fd00::1")],
         [("interfaces[0].gateway6", "needs a cidr6")],
@@ -164,6 +224,36 @@ REFUSALS: dict[str, Refusal] = {
         [("interfaces[0].vlan_raw_device", "the name says the parent is 'eno1', not 'eno2'")],
         ("eno1.5", "eno2"),
     ),
+    "vlan-id-true": Refusal(
+        [_vlan("mgmt", vlan_raw_device="eno1", vlan_id=True)],
+        [("interfaces[0].vlan_id", "True is not a whole number")],
+        ("mgmt", "True"),
+    ),
+    "vlan-id-as-text": Refusal(
+        [_vlan("mgmt", vlan_raw_device="eno1", vlan_id="5")],
+        [("interfaces[0].vlan_id", "'5' is not a whole number")],
+        ("mgmt", "'5'"),
+    ),
+    "vlan-id-in-another-script": Refusal(
+        [_vlan("eno1.\u0665")],
+        [("interfaces[0].iface", "is not a valid interface name")],
+        ("eno1.\u0665",),
+    ),
+    "vid-in-another-script": Refusal(
+        [_bridge(bridge_vlan_aware=True, bridge_vids=["\u0661\u0660"])],
+        [("interfaces[0].bridge_vids", "is not a VLAN id or range")],
+        ("vmbr0", "\u0661\u0660"),
+    ),
+    "vlan-aware-as-a-number": Refusal(
+        [_bridge(bridge_vlan_aware=1)],
+        [("interfaces[0].bridge_vlan_aware", "Input should be a valid boolean")],
+        ("vmbr0", "1"),
+    ),
+    "autostart-as-text": Refusal(
+        [_bridge(autostart="yes")],
+        [("interfaces[0].autostart", "Input should be a valid boolean")],
+        ("vmbr0", "yes"),
+    ),
     "vid-1": Refusal(
         [_bridge(bridge_vlan_aware=True, bridge_vids=["1"])],
         [("interfaces[0].bridge_vids", "VLAN ids of a VLAN-aware bridge are 2 to 4094")],
@@ -202,12 +292,17 @@ REFUSALS: dict[str, Refusal] = {
     ),
     "mtu-fraction": Refusal(
         [_bridge(mtu=9000.5)],
-        [("interfaces[0].mtu", "fractional part")],
+        [("interfaces[0].mtu", "9000.5 is not a whole number")],
         ("vmbr0", "9000.5"),
+    ),
+    "mtu-true": Refusal(
+        [_bridge(mtu=True)],
+        [("interfaces[0].mtu", "True is not a whole number")],
+        ("vmbr0", "True"),
     ),
     "mtu-not-a-number": Refusal(
         [_bridge(mtu="jumbo")],
-        [("interfaces[0].mtu", "valid integer")],
+        [("interfaces[0].mtu", "'jumbo' is not a whole number")],
         ("vmbr0", "jumbo"),
     ),
     "bridge-mtu-above-port": Refusal(
@@ -266,6 +361,25 @@ REFUSALS: dict[str, Refusal] = {
         [_bond(slaves=["eno1"]), _bridge("vmbr1", bridge_ports=["eno1"])],
         [("interfaces[1].bridge_ports", "port 'eno1' is already used by bond0")],
         ("vmbr1", "eno1"),
+    ),
+    "bonds-enslaving-each-other": Refusal(
+        [_bond(slaves=["bond1"]), _bond("bond1", slaves=["bond0"])],
+        [("interfaces[0].slaves", "'bond1' in slaves closes a circle (bond0 -> bond1 -> bond0)")],
+        ("bond0", "bond1"),
+    ),
+    "bridge-on-its-own-vlan": Refusal(
+        [_bridge(bridge_ports=["vmbr0.5"]), _vlan("vmbr0.5")],
+        [("interfaces[0].bridge_ports", "(vmbr0 -> vmbr0.5 -> vmbr0)")],
+        ("vmbr0", "vmbr0.5"),
+    ),
+    "three-bonds-in-a-circle": Refusal(
+        [
+            _bond(slaves=["bond1"]),
+            _bond("bond1", slaves=["bond2"]),
+            _bond("bond2", slaves=["bond0"]),
+        ],
+        [("interfaces[0].slaves", "(bond0 -> bond1 -> bond2 -> bond0)")],
+        ("bond0", "bond1"),
     ),
     "bridge-is-its-own-port": Refusal(
         [_bridge(bridge_ports=["vmbr0"])],
@@ -433,6 +547,22 @@ ACCEPTED: dict[str, tuple[list[dict[str, Any]], list[dict[str, Any]]]] = {
         [_bridge("abcdefghij"), _bond("bond9999", slaves=["eno1"]), _vlan("abcdefghij.4094")],
         [{"iface": "abcdefghij"}, {"iface": "bond9999"}, {"iface": "abcdefghij.4094"}],
     ),
+    "point-to-point-prefixes-have-no-network-or-broadcast-address": (
+        [
+            _bridge(cidr="10.0.0.0/31"),
+            _bridge("vmbr1", cidr="10.0.1.1/32"),
+            _eth(cidr6="fd00::/127"),
+        ],
+        [{"cidr": "10.0.0.0/31"}, {"cidr": "10.0.1.1/32"}, {"cidr6": "fd00::/127"}],
+    ),
+    "comments-over-several-lines-lose-trailing-spaces-only": (
+        [_bridge(comments="first  \n  second\u00a0\n\n")],
+        [{"comments": "first\n  second\u00a0"}],
+    ),
+    "nested-bonds-without-a-circle": (
+        [_bond(slaves=["bond1"]), _bond("bond1", slaves=["eno1"])],
+        [{"slaves": ["bond1"]}, {"slaves": ["eno1"]}],
+    ),
     "prefix-bounds-and-gateway-in-a-slash-30": (
         [_bridge(cidr="10.0.0.2/30", gateway="10.0.0.1"), _eth(cidr="10.9.0.1/8")],
         [{"gateway": "10.0.0.1"}, {"cidr": "10.9.0.1/8"}],
@@ -492,7 +622,7 @@ def test_problems_print_as_path_and_message() -> None:
 
 _NICS = ("eno1", "eno2", "eno3", "enp3s0f1")
 _ADDRESSES = (("10.0.0.2/24", "10.0.0.1"), ("192.168.1.9/30", "192.168.1.10"), ("10.9.0.1/8", None))
-_ADDRESSES6 = (("fd00::2/64", "fd00::1"), ("2001:db8::5/48", "2001:db8::1"), ("fe80::2/64", None))
+_ADDRESSES6 = (("fd00::2/64", "fd00::1"), ("2a01:4f8::5/48", "2a01:4f8::1"), ("fe80::2/64", None))
 
 
 @st.composite

@@ -17,6 +17,7 @@ from provider.resources import NodeInterfacesProvider
 from simulator.faults import Fault
 from simulator.node import INTERFACES, INTERFACES_NEW
 from simulator.testing import SimulatorHandle
+from tests.programs import writes
 
 NETWORK = "/nodes/pve1/network"
 VMBR0 = {
@@ -211,6 +212,17 @@ def test_an_interface_already_running_as_wanted_is_the_sets_own(
     assert outs["adopted"] == {}
     node_interfaces.delete(rid, outs)
     assert "vmbr9" not in node_config(simulator)
+
+
+def test_state_from_before_allow_dhcp_to_static_diffs_to_no_change(
+    simulator: SimulatorHandle, node_interfaces: NodeInterfacesProvider
+) -> None:
+    """Upgrading pvenet adds no update to a stack whose state lacks the new flag."""
+    rid, outs = create(node_interfaces, interfaces=[{"iface": "vmbr7", "type": "bridge"}])
+    inputs = checked(node_interfaces, {"node": "pve1", "interfaces": outs["interfaces"]}, outs)
+    older = {k: v for k, v in outs.items() if k != "allow_dhcp_to_static"}
+    assert not node_interfaces.diff(rid, older, inputs).changes
+    assert node_interfaces.diff(rid, older, {**inputs, "allow_dhcp_to_static": True}).changes
 
 
 def test_foreign_pending_changes_block_the_change(
@@ -413,3 +425,153 @@ def test_a_setting_the_node_ignores_fails_verification_and_is_rolled_back(
     assert node_config(simulator) == before
     assert node_config(simulator)["vmbr5"]["mtu"] == "1400"
     assert applies(simulator) == 3  # create, the change, the rollback
+
+
+# --- refused at preview from the one node read, before any write ----------------------------------
+
+# The management address on a custom-named VLAN on a VLAN-aware bridge on an active-backup bond.
+MANAGEMENT_ON_A_BOND = """\
+auto lo
+iface lo inet loopback
+
+auto eno1
+iface eno1 inet manual
+
+auto eno2
+iface eno2 inet manual
+
+iface eno3 inet manual
+
+iface eno4 inet manual
+
+auto bond0
+iface bond0 inet manual
+\tbond-slaves eno1 eno2
+\tbond-miimon 100
+\tbond-mode active-backup
+
+auto vmbr0
+iface vmbr0 inet manual
+\tbridge-ports bond0
+\tbridge-stp off
+\tbridge-fd 0
+\tbridge-vlan-aware yes
+\tbridge-vids 2-4094
+
+auto mgmt
+iface mgmt inet static
+\taddress 192.168.10.2/24
+\tgateway 192.168.10.1
+\tvlan-raw-device vmbr0
+\tvlan-id 10
+"""
+BOND0 = {"iface": "bond0", "type": "bond", "slaves": ["eno1", "eno2"], "bond_mode": "active-backup"}
+MGMT = {
+    "iface": "mgmt",
+    "type": "vlan",
+    "vlan_raw_device": "vmbr0",
+    "vlan_id": 10,
+    "cidr": "192.168.10.2/24",
+    "gateway": "192.168.10.1",
+}
+
+
+@pytest.mark.parametrize(
+    ("interface", "change"),
+    [
+        pytest.param(
+            {**BOND0, "bond_mode": "802.3ad"},
+            "bond_mode 'active-backup' -> '802.3ad'",
+            id="bond-mode",
+        ),
+        pytest.param(
+            {**MGMT, "gateway": "192.168.10.254"},
+            "gateway '192.168.10.1' -> '192.168.10.254'",
+            id="gateway",
+        ),
+        pytest.param({**MGMT, "vlan_id": 20}, "vlan_id 10 -> 20", id="vlan-id"),
+        pytest.param(
+            {**MGMT, "vlan_raw_device": "bond0"}, "parent 'vmbr0' -> 'bond0'", id="vlan-parent"
+        ),
+        pytest.param({**MGMT, "mtu": 1400}, "mtu unset -> 1400", id="mtu"),
+        pytest.param(
+            {"iface": "eno2", "type": "eth", "mtu": 1400}, "mtu unset -> 1400", id="slave-mtu"
+        ),
+    ],
+)
+def test_the_lockout_guard_covers_mode_gateway_mtu_and_vlan_of_the_management_path(
+    simulator: SimulatorHandle,
+    node_interfaces: NodeInterfacesProvider,
+    interface: dict[str, Any],
+    change: str,
+) -> None:
+    """Each of these can cut the node off; each is refused at preview, naming the change."""
+    simulator.cluster.nodes["pve1"].write(INTERFACES, MANAGEMENT_ON_A_BOND)
+    simulator.requests.clear()
+    news = {"node": "pve1", "interfaces": [interface], "adopt": True}
+    failures = node_interfaces.check({}, news).failures
+    reasons = [f.reason for f in failures if f.property == "interfaces"]
+    assert any(f"{interface['iface']} carries the management path" in r for r in reasons), failures
+    assert any(change in r for r in reasons), reasons
+    assert writes(simulator) == []
+    assert not node_interfaces.check({}, {**news, "allow_management_change": True}).failures
+
+
+def test_an_interface_the_node_addresses_by_dhcp_is_not_written_unless_allowed(
+    simulator: SimulatorHandle, node_interfaces: NodeInterfacesProvider
+) -> None:
+    """Proxmox's PUT makes `inet dhcp` manual or static: refused at preview and before any write
+    at apply; with allow_dhcp_to_static=True the bridge becomes static, as asked."""
+    installer = simulator.files()[INTERFACES] or ""
+    dhcp = installer.replace(
+        "iface vmbr0 inet static\n\taddress 192.168.10.2/24\n\tgateway 192.168.10.1\n",
+        "iface vmbr0 inet dhcp\n",
+    )
+    assert "iface vmbr0 inet dhcp" in dhcp
+    simulator.cluster.nodes["pve1"].write(INTERFACES, dhcp)
+    simulator.requests.clear()
+    news = {"node": "pve1", "interfaces": [VMBR0], "adopt": True}
+    failures = node_interfaces.check({}, news).failures
+    assert [f.property for f in failures] == ["interfaces[0].iface"]
+    assert "pve1: vmbr0 is 'inet dhcp' on the node" in failures[0].reason
+    assert "set allow_dhcp_to_static=True" in failures[0].reason
+    allowed = checked(node_interfaces, {**news, "allow_dhcp_to_static": True})
+    with pytest.raises(NodeError, match="vmbr0 is 'inet dhcp' on the node"):
+        node_interfaces.create({**allowed, "allow_dhcp_to_static": False})
+    assert writes(simulator) == []
+    node_interfaces.create(allowed)
+    assert "iface vmbr0 inet static\n\taddress 192.168.10.2/24\n" in (
+        simulator.files()[INTERFACES] or ""
+    )
+
+
+def test_settings_for_a_nic_the_node_lacks_fail_at_preview(
+    simulator: SimulatorHandle, node_interfaces: NodeInterfacesProvider
+) -> None:
+    """No resource can create a NIC, so unlike other misfits this fails the preview."""
+    simulator.requests.clear()
+    news = {"node": "pve1", "interfaces": [{"iface": "eno9", "type": "eth", "mtu": 9000}]}
+    failures = node_interfaces.check({}, news).failures
+    assert [(f.property, f.reason) for f in failures] == [
+        (
+            "interfaces[0].iface",
+            "pve1: eno9 is not a NIC on this node, and no resource can create a NIC; type eth "
+            "is for the node's NICs (eno1, eno2, eno3, eno4): fix iface",
+        )
+    ]
+    assert writes(simulator) == []
+
+
+def test_an_input_nodeinterfaces_does_not_take_fails_at_preview(
+    node_interfaces: NodeInterfacesProvider,
+) -> None:
+    """A misspelt input would otherwise sit in the state and do nothing."""
+    news = {"node": "pve1", "interfaces": [], "allow_managment_change": True}
+    failures = node_interfaces.check({}, news).failures
+    assert [(f.property, f.reason) for f in failures] == [
+        (
+            "allow_managment_change",
+            "'allow_managment_change' is not an input of NodeInterfaces (got True); its inputs "
+            "are node, interfaces, adopt, allow_management_change, allow_dhcp_to_static",
+        )
+    ]

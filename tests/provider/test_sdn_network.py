@@ -584,6 +584,25 @@ BAD_INPUTS = [
         id="snat-without-gateway",
     ),
     pytest.param({**NAT, "mtu": 99}, "mtu", "99 is outside 1280 to 65520", id="mtu"),
+    pytest.param({**NAT, "mtu": True}, "mtu", "True is not a whole number", id="mtu-bool"),
+    pytest.param(
+        {**NAT, "alias": "Lab NAT\\"},
+        "alias",
+        "ifupdown2 joins lines at every backslash",
+        id="alias-swallowing-ip-forward",
+    ),
+    pytest.param(
+        {**NAT, "subnets": [{"cidr": "10.10.10.0/24", "gateway": "10.10.10.0"}]},
+        "subnets[0].gateway",
+        "labnet: gateway '10.10.10.0' is the network address of 10.10.10.0/24",
+        id="gateway-network-address",
+    ),
+    pytest.param(
+        {**NAT, "gateway": "10.10.10.1"},
+        "gateway",
+        "'gateway' is not an input of SdnNetwork (got '10.10.10.1'); its inputs are zone,",
+        id="unknown-input",
+    ),
 ]
 
 

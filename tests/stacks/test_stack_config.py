@@ -112,6 +112,56 @@ CASES: list[tuple[str, Edit, list[str]]] = [
         ],
     ),
     (
+        "two networks taking one NIC as a port",
+        lambda n: n["bridged"].append(
+            {"name": "dmz2", "node": "pve1", "bridge": "vmbr3", "ports": ["eno4"]}
+        ),
+        [
+            "pvenet:networks.bridged[1].ports: 'eno4' on pve1 is already a port of vmbr2 "
+            "(pvenet:networks.bridged[0].ports); a NIC, bond or VLAN is a port of one bridge or "
+            "bond"
+        ],
+    ),
+    (
+        "a bond slave that is another network's bridge port",
+        lambda n: n["bridged"][0].update(ports=["eno2"]),
+        [
+            "pvenet:networks.bonded[0].slaves: 'eno2' on pve1 is already a port of vmbr2 "
+            "(pvenet:networks.bridged[0].ports); a NIC, bond or VLAN is a port of one bridge or "
+            "bond"
+        ],
+    ),
+    (
+        "two networks creating one bridge",
+        lambda n: n["bridged"][0].update(bridge="vmbr1"),
+        [
+            "pvenet:networks.bonded[0].bridge: 'vmbr1' on pve1 is also created by "
+            "pvenet:networks.bridged[0].bridge; each interface belongs to one network"
+        ],
+    ),
+    (
+        "a vnet named like a bridge of a node it runs on",
+        lambda n: n["nat"][0].update(vnet="vmbr2"),
+        [
+            "pvenet:networks.nat[0].vnet: 'vmbr2' on pve1 is also created by "
+            "pvenet:networks.bridged[0].bridge (a vnet is a bridge on each of its nodes); each "
+            "interface belongs to one network"
+        ],
+    ),
+    (
+        "two SDN networks in one zone",
+        lambda n: n["nat"][0].update(zone="pubrt"),
+        [
+            "pvenet:networks.nat[0].zone: zone 'pubrt' is also pvenet:networks.routed[0].zone's; "
+            "SDN ids are cluster-wide, so each network needs its own zone"
+        ],
+    ),
+    (
+        "a VLAN id given as true",
+        lambda n: n["vlans"][0].update(vlan_id=True),
+        ["pvenet:networks.vlans[0].vlan_id: True is not a whole number"],
+    ),
+    (
         "two mistakes in two networks, both reported",
         lambda n: (n["bonded"][0].update(vlan_aware=False), n["routed"][0].update(cidr="x")),
         [
