@@ -6,7 +6,7 @@ reload on the node, however many interfaces it touches.
 
 Arguments may be ``pulumi.Input``s. Plain values are validated here, when the
 component is constructed and before anything is registered, with the same
-rules the provider checks (``provider.model.parse_interfaces``); errors name
+rules the provider checks (``provider.node.model.parse_interfaces``); errors name
 the component and the *argument* (``BondedUplink 'uplink': primary 'eno4' ...``),
 not the interface dict the argument ends up in. Values that are ``Output``s are
 validated in full once they resolve (at preview when they are known then),
@@ -42,8 +42,8 @@ from components.node_arguments import (
     no_rules,
     vid_strings,
 )
-from provider.model import BondMode, HashPolicy, Problem
-from provider.resources import NodeInterfaces
+from provider.node.model import BondMode, HashPolicy, Problem
+from provider.node.resource import NodeInterfaces
 
 LACP_MODE = "802.3ad"
 

@@ -40,8 +40,8 @@ from pydantic import (
 from pydantic_core import ErrorDetails
 
 from provider.errors import InvalidSpec
-from provider.model import BondMode, HashPolicy, WholeNumber
-from provider.resources import NODE_RE
+from provider.node.model import BondMode, HashPolicy, WholeNumber
+from provider.node.resource import NODE_RE
 from provider.text import shown
 
 CONFIG_KEY = "pvenet:networks"

@@ -37,8 +37,8 @@ from components.deploy import run
 from components.project import PROJECT_ROOT, add_program_argument, load_project
 from components.render import format_files
 from provider.errors import PvenetError
-from simulator.auth import AUTH_FILE, Auth
 from simulator.demo import run_demo
+from simulator.http.auth import AUTH_FILE, Auth
 from simulator.node import Node
 
 STACK = "dev"

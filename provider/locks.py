@@ -12,7 +12,7 @@ change. pvenet therefore serialises its own changes:
 
 both held for a whole transaction. Processes on different machines are caught by the
 transactions themselves: before every apply they read the staged diff back and apply
-only if it is exactly their own (``provider.transaction``).
+only if it is exactly their own (``provider.node.transaction``).
 """
 
 from __future__ import annotations

@@ -25,9 +25,9 @@ from types import FrameType
 from simulator.cluster import DEFAULT_NICS
 from simulator.demo import run_demo, stop_demo
 from simulator.faults import FAULT_KINDS, Fault, Faults
+from simulator.http.server import DEFAULT_HOST, SimulatorServer, build_server
 from simulator.node import read_bytes_as_text
 from simulator.replay import replay
-from simulator.server import DEFAULT_HOST, SimulatorServer, build_server
 
 DEFAULT_STATE_DIR = Path(".state/simulator")
 DEMO_STATE_DIR = Path(".state/dev")

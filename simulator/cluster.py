@@ -17,12 +17,13 @@ import json
 from dataclasses import replace
 from pathlib import Path
 
-from simulator import network, sdn, tasks
+from simulator import sdn, tasks
 from simulator.api import Reply, Request, Router
 from simulator.errors import ApiError, die
 from simulator.faults import Fault, Faults
 from simulator.node import INTERFACES, Node, installer_interfaces
-from simulator.routes import default_route
+from simulator.node import api as node_api
+from simulator.node.routes import default_route
 
 DEFAULT_NICS = ("eno1", "eno2", "eno3", "eno4")
 
@@ -64,7 +65,7 @@ class Cluster:
         self.faults = Faults(self.state_dir / "faults.json")
         self.sdn = sdn.Sdn(self.state_dir / "sdn")
         self.router = Router()
-        network.register(self.router, self)
+        node_api.register(self.router, self)
         sdn.register(self.router, self)
         tasks.register(self.router, self)
         self._register_cluster_routes()
@@ -97,7 +98,7 @@ class Cluster:
         route = default_route(interfaces, nics, 4)
         self.addresses[name] = route[1] if route else address.split("/")[0]
         node.write(INTERFACES, interfaces)
-        node.active = network.autostarted(node, interfaces)
+        node.active = node_api.autostarted(node, interfaces)
         node.applied = interfaces
         self.nodes[name] = node
 

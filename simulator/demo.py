@@ -25,8 +25,8 @@ import requests
 from proxmoxer import ProxmoxAPI
 from proxmoxer.core import ResourceException
 
-from simulator.auth import AUTH_FILE, Auth
-from simulator.certs import CA_FILE
+from simulator.http.auth import AUTH_FILE, Auth
+from simulator.http.certs import CA_FILE
 from simulator.node import INTERFACES, INTERFACES_NEW, Node
 
 PID_FILE = "simulator.pid"

@@ -29,7 +29,7 @@ from typing import Any
 from simulator.api import Request
 from simulator.cluster import Cluster
 from simulator.errors import ApiError
-from simulator.wire import error_body, json_params, relative_path, success_body
+from simulator.http.wire import error_body, json_params, relative_path, success_body
 
 DEFAULT_NODE = "pve1"
 

@@ -25,11 +25,11 @@ from typing import Any, Literal
 
 from proxmoxer import ProxmoxAPI
 
-from simulator.auth import PASSWORD_USER
 from simulator.cluster import Cluster
 from simulator.faults import Faults
-from simulator.requestlog import RequestLog
-from simulator.server import SimulatorServer, build_server
+from simulator.http.auth import PASSWORD_USER
+from simulator.http.requestlog import RequestLog
+from simulator.http.server import SimulatorServer, build_server
 
 
 @dataclass

@@ -21,7 +21,7 @@ from pulumi.output import Unknown
 
 from components.node import BondedUplink, BridgedNetwork, VlanNetwork
 from provider.errors import InvalidSpec
-from provider.resources import NodeInterfaces
+from provider.node.resource import NodeInterfaces
 from tests.components.mocks import (
     STACK_URN,
     RecordingMocks,

@@ -25,7 +25,7 @@ from pulumi.output import Unknown
 
 from components.sdn import NatGateway, RoutedSubnet
 from provider.errors import InvalidSpec
-from provider.sdn_resource import SdnNetwork
+from provider.sdn.resource import SdnNetwork
 from simulator.node import SDN_INTERFACES
 from simulator.testing import SimulatorHandle
 from tests.components.mocks import (

@@ -8,7 +8,7 @@ import pytest
 from pulumi.dynamic import Config, ConfigureRequest
 
 from provider.engine import ConfiguredProvider
-from provider.resources import NodeInterfacesProvider
+from provider.node.resource import NodeInterfacesProvider
 from simulator.testing import SimulatorHandle
 
 P = TypeVar("P", bound=ConfiguredProvider)

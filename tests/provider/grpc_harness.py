@@ -43,7 +43,7 @@ from pulumi.runtime._serialization import _serialize
 from pulumi.runtime.proto import provider_pb2 as pb
 from pulumi.runtime.proto.provider_pb2_grpc import ResourceProviderStub
 
-from provider.resources import NodeInterfacesProvider
+from provider.node.resource import NodeInterfacesProvider
 
 _R = TypeVar("_R")
 

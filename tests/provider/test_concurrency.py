@@ -21,7 +21,7 @@ import pytest
 
 from components.project import PROJECT_ROOT
 from provider.errors import ForeignPendingChanges
-from provider.resources import NodeInterfacesProvider
+from provider.node.resource import NodeInterfacesProvider
 from simulator.faults import Fault
 from simulator.node import INTERFACES_NEW
 from simulator.testing import SimulatorHandle
@@ -32,7 +32,7 @@ RUNS = 4  # sets each process creates, one after the other
 CREATE_SETS = """
 import json, sys
 from pulumi.dynamic import Config, ConfigureRequest
-from provider.resources import NodeInterfacesProvider
+from provider.node.resource import NodeInterfacesProvider
 config, prefix, runs = json.loads(sys.argv[1]), sys.argv[2], int(sys.argv[3])
 provider = NodeInterfacesProvider()
 provider.configure(ConfigureRequest(Config(config, "pvenet")))

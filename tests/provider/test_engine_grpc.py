@@ -542,3 +542,22 @@ def test_a_provider_pickled_after_configure_carries_no_secret(simulator: Simulat
         assert secret.encode() not in base64.b64decode(as_state)
     assert contains_secrets is False
     assert as_state == serialized_provider()
+
+
+def test_providers_pickled_under_their_old_module_still_load() -> None:
+    """State written before the layers became folders names the providers by their old
+    module; those names still give the same classes."""
+    from provider import resources, sdn_resource  # noqa: PLC0415 - the old names themselves
+    from provider.node.resource import NodeInterfacesProvider  # noqa: PLC0415
+    from provider.sdn.resource import SdnNetworkProvider  # noqa: PLC0415
+
+    for old_module, name, cls in (
+        (b"provider.resources", b"NodeInterfacesProvider", NodeInterfacesProvider),
+        (b"provider.sdn_resource", b"SdnNetworkProvider", SdnNetworkProvider),
+    ):
+        # GLOBAL module name, NEWOBJ with no arguments, BUILD with an empty state: how a
+        # provider pickled by reference starts
+        old = b"c" + old_module + b"\n" + name + b"\n)\x81}b."
+        assert type(dill.loads(old)) is cls
+    assert resources.NodeInterfacesProvider is NodeInterfacesProvider
+    assert sdn_resource.SdnNetworkProvider is SdnNetworkProvider

@@ -29,8 +29,8 @@ import pytest
 from pulumi.dynamic import Config, ConfigureRequest
 
 from provider.engine import ConfiguredProvider
-from provider.resources import NodeInterfacesProvider
-from provider.sdn_resource import SdnNetworkProvider
+from provider.node.resource import NodeInterfacesProvider
+from provider.sdn.resource import SdnNetworkProvider
 from simulator.faults import Fault
 from simulator.node import INTERFACES_NEW
 from simulator.testing import SimulatorHandle, running_simulator

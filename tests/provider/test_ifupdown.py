@@ -1,4 +1,4 @@
-"""``provider.ifupdown``: Proxmox's reader and writer of /etc/network/interfaces.
+"""``provider.node.dialect``: Proxmox's reader and writer of /etc/network/interfaces.
 
 Round trips, property-tested over generated files (bridges, bonds, VLANs and
 NICs with addresses, inet6 stanzas, comments, post-up lines, ``source``
@@ -24,7 +24,7 @@ from typing import Any
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from provider.ifupdown import HEADER, NetworkConfig, netmask_bits, parse, render, split_ports
+from provider.node.dialect import HEADER, NetworkConfig, netmask_bits, parse, render, split_ports
 
 REPO = Path(__file__).resolve().parents[2]
 DATA = REPO / "tests" / "data"
@@ -449,8 +449,8 @@ def test_the_pure_core_imports_no_client_and_no_pulumi() -> None:
     """model, ifupdown, plan, text, addresses and guard load without proxmoxer, requests or
     pulumi."""
     code = (
-        "import provider.model, provider.ifupdown, provider.plan, provider.text, "
-        "provider.addresses, provider.guard, sys; "
+        "import provider.node.model, provider.node.dialect, provider.node.plan, provider.text, "
+        "provider.addresses, provider.node.guard, sys; "
         "print(sorted(m for m in sys.modules "
         "if m.split('.')[0] in ('proxmoxer', 'requests', 'pulumi')))"
     )

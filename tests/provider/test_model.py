@@ -1,4 +1,4 @@
-"""``provider.model``: what a set of interfaces may be, and what a person is told when not.
+"""``provider.node.model``: what a set of interfaces may be, and what a person is told when not.
 
 Tables of data: an ``interfaces`` input and the problems it must give (property
 path, a piece of the sentence), or the normalised specs it must give. Rules
@@ -20,7 +20,7 @@ import pytest
 from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 
-from provider.model import (
+from provider.node.model import (
     BOND_MODES,
     HASH_POLICIES,
     HASH_POLICY_MODES,

@@ -13,7 +13,7 @@ import pulumi
 import pytest
 
 from provider.errors import ForeignPendingChanges, NodeError
-from provider.resources import NodeInterfacesProvider
+from provider.node.resource import NodeInterfacesProvider
 from simulator.faults import Fault
 from simulator.node import INTERFACES, INTERFACES_NEW
 from simulator.testing import SimulatorHandle

@@ -15,7 +15,7 @@ Each write is sent to the simulator exactly as the transaction sends it
 * planning again from the result changes nothing.
 
 The simulator's checks are written from Proxmox's behaviour, not from
-``provider.plan.violations``, so a rule the planner gets wrong shows up here as
+``provider.node.plan.violations``, so a rule the planner gets wrong shows up here as
 a refused write. Worlds are valid by construction: structure first (bonds of
 free NICs, bridges of free NICs or bonds, VLANs on anything), then addresses
 (never on a port or slave, at most one gateway per family), then MTUs chosen so
@@ -36,8 +36,8 @@ from typing import Any
 from hypothesis import HealthCheck, event, example, given, settings
 from hypothesis import strategies as st
 
-from provider.client import NodeView, to_params
-from provider.model import (
+from provider.node.client import NodeView
+from provider.node.model import (
     BOND_MODES,
     HASH_POLICIES,
     HASH_POLICY_MODES,
@@ -49,9 +49,10 @@ from provider.model import (
     parse_interfaces,
     spec_to_dict,
 )
-from provider.plan import Step, plan
-from provider.transaction import Snapshot, resolve, snapshot
-from provider.verify import verify
+from provider.node.plan import Step, plan
+from provider.node.transaction import Snapshot, resolve, snapshot
+from provider.node.verify import verify
+from provider.node.wire import to_params
 from simulator.cluster import Cluster
 from tests.simulator.conftest import Answer, NodeApi
 

@@ -19,12 +19,12 @@ from pulumi.dynamic.dynamic import serialize_provider
 from pulumi.runtime._serialization import _serialize
 from pulumi.runtime.proto import provider_pb2 as pb
 
-from provider import sdn_client
 from provider.errors import ForeignPendingChanges, NodeError
-from provider.sdn_model import require_sdn
-from provider.sdn_plan import SdnState, SubnetState, VnetState, ZoneState, plan
-from provider.sdn_render import render_vnet
-from provider.sdn_resource import SdnNetworkProvider
+from provider.sdn import client as sdn_client
+from provider.sdn.model import require_sdn
+from provider.sdn.plan import SdnState, SubnetState, VnetState, ZoneState, plan
+from provider.sdn.render import render_vnet
+from provider.sdn.resource import SdnNetworkProvider
 from simulator.faults import Fault
 from simulator.node import INTERFACES_NEW, SDN_INTERFACES
 from simulator.testing import SimulatorHandle, running_simulator
@@ -679,9 +679,9 @@ def test_lifecycle_through_the_dynamic_provider_plugin(
 
 
 def test_the_sdn_core_imports_no_client_and_no_pulumi() -> None:
-    """sdn_model, sdn_plan and sdn_render load without proxmoxer, requests or pulumi."""
+    """provider.sdn.model, plan and render load without proxmoxer, requests or pulumi."""
     code = (
-        "import provider.sdn_model, provider.sdn_plan, provider.sdn_render, sys; "
+        "import provider.sdn.model, provider.sdn.plan, provider.sdn.render, sys; "
         "print(sorted(m for m in sys.modules "
         "if m.split('.')[0] in ('proxmoxer', 'requests', 'pulumi')))"
     )

@@ -18,10 +18,10 @@ import pytest
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
-from provider.model import COMMENT_MAX, parse_interfaces
-from provider.resources import render_set
-from provider.sdn_model import parse_sdn
-from provider.sdn_render import render_vnet
+from provider.node.model import COMMENT_MAX, parse_interfaces
+from provider.node.resource import render_set
+from provider.sdn.model import parse_sdn
+from provider.sdn.render import render_vnet
 from provider.text import SHOWN_MAX, shown, text_problem
 from tests.kernel.ifupdown2 import unpacked
 from tests.provider.ifupdown2_reader import Reader, Reading, debian_reader, read_lines

@@ -61,11 +61,11 @@ def test_no_simulator_module_imports_provider_or_components() -> None:
 @pytest.mark.parametrize(
     "source",
     [
-        "import provider.ifupdown",
-        "from provider.ifupdown import parse",
+        "import provider.node.dialect",
+        "from provider.node.dialect import parse",
         "from components import render",
         "def f():\n    import components.stack\n",
-        "import importlib\nimportlib.import_module('provider.model')",
+        "import importlib\nimportlib.import_module('provider.node.model')",
         "__import__('provider')",
     ],
 )

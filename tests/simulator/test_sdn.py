@@ -20,7 +20,7 @@ import pytest
 from simulator.api import Request
 from simulator.cluster import Cluster
 from simulator.node import SDN_INTERFACES
-from simulator.sdn_render import render
+from simulator.sdn.render import render
 from tests.simulator.conftest import INSTALLER, Answer, NodeApi
 
 SDN = "//cluster/sdn"

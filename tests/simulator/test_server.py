@@ -23,10 +23,10 @@ from proxmoxer import AuthenticationError, ProxmoxAPI
 from proxmoxer.core import ResourceException
 
 from simulator.api import Reply, Request
-from simulator.certs import ensure_certs
 from simulator.faults import IFRELOAD_FAILED, Fault
+from simulator.http.certs import ensure_certs
+from simulator.http.requestlog import REDACTED
 from simulator.node import INTERFACES, INTERFACES_NEW
-from simulator.requestlog import REDACTED
 from simulator.testing import SimulatorHandle, running_simulator
 
 NOT_IN_SCHEMA = (

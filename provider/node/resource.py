@@ -1,0 +1,409 @@
+"""``NodeInterfaces``: a set of interfaces on one node, as one Pulumi dynamic resource.
+
+The engine calls the provider's ``check`` (validate, normalise, render the
+stanzas for ``pulumi preview --diff``), ``diff``, ``create``, ``update``,
+``delete`` and ``read``. Each change is one ``Transaction``: one staged plan,
+one apply, verified, rolled back on failure.
+
+The provider holds no client and no secret: connection settings come from
+stack config in ``configure`` (inside the provider process, after the
+provider was unpickled), and ``__getstate__`` keeps them out of any pickle.
+"""
+
+from __future__ import annotations
+
+import re
+import socket
+from collections.abc import Mapping
+from typing import Any
+
+import pulumi
+from pulumi.dynamic import (
+    CheckFailure,
+    CheckResult,
+    CreateResult,
+    DiffResult,
+    ReadResult,
+    Resource,
+    UpdateResult,
+)
+
+from provider.engine import ConfiguredProvider, unexpected_inputs
+from provider.engine import coerce_numbers as _coerce_numbers
+from provider.engine import is_unknown as _is_unknown
+from provider.errors import ApiCallFailed, NodeError
+from provider.node import dialect
+from provider.node.client import Client
+from provider.node.guard import dynamic_address_changes, management_changes
+from provider.node.model import EthSpec, Spec, load_spec, parse_interfaces, spec_to_dict
+from provider.node.plan import PlanError, plan
+from provider.node.transaction import Snapshot, Transaction, resolve, snapshot
+from provider.node.verify import verify
+from provider.node.wire import spec_from_api, stanza_of
+from provider.text import shown
+
+NODE_RE = re.compile(r"[a-zA-Z0-9]([a-zA-Z0-9\-]*[a-zA-Z0-9])?")
+FLAGS = ("adopt", "allow_management_change", "allow_dhcp_to_static")
+INPUT_KEYS = ("node", "interfaces", *FLAGS)
+OUTPUT_KEYS = ("rendered", "live", "adopted")
+UNMANAGED_WHEN_NONE = ("mtu", "comments")
+
+
+def render_set(specs: list[Spec]) -> str:
+    """The stanzas Proxmox will write for these interfaces, in the writer's order."""
+    config = dialect.NetworkConfig({spec.iface: stanza_of(spec) for spec in specs})
+    return dialect.render(config).removeprefix(dialect.HEADER)
+
+
+def set_targets(specs: list[Spec]) -> dict[str, Spec | None]:
+    """Targets of a converge that makes these interfaces exist as specified."""
+    return {spec.iface: spec for spec in specs}
+
+
+class NodeInterfacesProvider(ConfiguredProvider):
+    """The engine-facing implementation of ``NodeInterfaces``."""
+
+    def _client(self, node: str) -> Client:
+        return Client(self.settings, node)
+
+    # -- check / diff ------------------------------------------------------------------------
+
+    def check(self, _olds: dict[str, Any], news: dict[str, Any]) -> CheckResult:
+        """Validate and normalise the inputs; add ``rendered``; run the checks on the node."""
+        news = _coerce_numbers(dict(news))
+        failures = unexpected_inputs(news, "NodeInterfaces", INPUT_KEYS, OUTPUT_KEYS)
+        node = news.get("node")
+        if not _is_unknown(node) and (not isinstance(node, str) or not NODE_RE.fullmatch(node)):
+            failures.append(
+                CheckFailure(
+                    "node",
+                    f"{shown(node) if isinstance(node, str) else repr(node)} is not a Proxmox "
+                    "node name (letters, digits, '-')",
+                )
+            )
+        for flag in FLAGS:
+            value = news.setdefault(flag, False)
+            if not _is_unknown(value) and not isinstance(value, bool):
+                failures.append(CheckFailure(flag, f"must be true or false, not {value!r}"))
+        raw = news.get("interfaces", [])
+        if _is_unknown(raw):
+            return CheckResult(news, failures)
+        specs, problems = parse_interfaces(raw)
+        where = f"{node}: " if isinstance(node, str) and NODE_RE.fullmatch(node) else ""
+        failures.extend(CheckFailure(p.path, where + p.message) for p in problems)
+        if failures:
+            return CheckResult(news, failures)
+        canonical_specs = [resolve({s.iface: s}, {})[s.iface] for s in specs]
+        news["interfaces"] = [spec_to_dict(s) for s in canonical_specs if s is not None]
+        news["rendered"] = render_set([s for s in canonical_specs if s is not None])
+        if not _is_unknown(node):
+            failures.extend(self._check_on_node(str(node), specs, _targets(specs, _olds), news))
+        return CheckResult(news, failures)
+
+    def _check_on_node(
+        self,
+        node: str,
+        specs: list[Spec],
+        targets: dict[str, Spec | None],
+        flags: Mapping[str, Any],
+    ) -> list[CheckFailure]:
+        """Preview checks that need the node (one read, no writes); skipped if unreachable.
+
+        Failures: settings for a NIC the node does not have (no resource can create
+        one), and what a guard refuses without its flag (the lockout guard, the DHCP
+        guard). A target that does not fit the node as it is now (a port another
+        interface holds, a parent missing, an MTU above a NIC's) is only a warning
+        here: another resource of the same program may make it fit before this one
+        runs; if it still does not fit then, the change is refused before any write.
+        """
+        if not self.configured:
+            return []
+        try:
+            client = self._client(node)
+            view = client.view()
+            current = snapshot(view)
+            refused = _refusals(client, current, targets, flags)
+        except (ApiCallFailed, NodeError) as error:
+            pulumi.log.warn(f"{node}: could not read the node to check at preview: {error}")
+            return []
+        for problem in _fit_problems(node, current, resolve(targets, current.specs)):
+            pulumi.log.warn(f"{problem} (unless another resource of this program changes it)")
+        where = {spec.iface: f"interfaces[{index}].iface" for index, spec in enumerate(specs)}
+        found = _absent_nics(node, specs, view.items) + refused
+        return [CheckFailure(where.get(name or "", "interfaces"), reason) for name, reason in found]
+
+    def diff(self, _id: str, olds: dict[str, Any], news: dict[str, Any]) -> DiffResult:
+        """``node`` replaces; every other input changes in place.
+
+        A flag the previous outputs lack (state written before the flag existed) was false.
+        """
+        replaces = (
+            ["node"]
+            if _is_unknown(news.get("node")) or olds.get("node") != news.get("node")
+            else []
+        )
+        before = {**dict.fromkeys(FLAGS, False), **olds}
+        changed = [
+            k
+            for k in (*INPUT_KEYS, "rendered")
+            if k in news and (_is_unknown(news[k]) or before.get(k) != news[k])
+        ]
+        return DiffResult(changes=bool(changed), replaces=replaces, delete_before_replace=False)
+
+    # -- create / update / delete / read --------------------------------------------------------
+
+    def create(self, props: dict[str, Any]) -> CreateResult:
+        """Create the set on the node with one apply; existing interfaces need ``adopt``."""
+        outs = self._converge_set({}, props)
+        names = "+".join(sorted(str(i["iface"]) for i in props.get("interfaces") or []))
+        return CreateResult(f"{props['node']}/{names}", outs)
+
+    def update(self, _id: str, olds: dict[str, Any], news: dict[str, Any]) -> UpdateResult:
+        """Move the set to its new description with one apply; dropped interfaces are removed."""
+        return UpdateResult(self._converge_set(olds, news))
+
+    def delete(self, _id: str, props: dict[str, Any]) -> None:
+        """Remove the set: created interfaces are deleted, adopted ones put back as they were.
+
+        Adopted ones include the NICs the set's bonds enslaved: Proxmox marks bond
+        slaves ``auto``, and destroying the bond alone would leave them so.
+        """
+        adopted = props.get("adopted") or {}
+        targets: dict[str, Spec | None] = {
+            str(i["iface"]): None for i in props.get("interfaces") or []
+        }
+        targets.update({name: load_spec(original) for name, original in adopted.items()})
+        client = self._client(str(props["node"]))
+
+        def prepare(current: Snapshot) -> dict[str, Spec | None]:
+            _refuse(client, current, targets, props)
+            return targets
+
+        Transaction(client).converge(prepare)
+
+    def _converge_set(self, olds: Mapping[str, Any], news: Mapping[str, Any]) -> dict[str, Any]:
+        """Create or update: converge the node to ``news``, adopting where allowed."""
+        node = str(news["node"])
+        specs = _specs(news)
+        client = self._client(node)
+        previous = {str(item["iface"]) for item in olds.get("interfaces") or []}
+        adopted = dict(olds.get("adopted") or {})
+
+        def prepare(current: Snapshot) -> dict[str, Spec | None]:
+            joining = [s for s in specs if s.iface not in previous]
+            existing = [s.iface for s in joining if s.iface in current.links and s.type != "eth"]
+            live = resolve({s.iface: s for s in joining}, current.specs)
+            # Without adopt, an interface that already runs exactly as wanted is this set's
+            # own, left by a create whose answer was lost: done, not someone else's.
+            taken = [name for name in existing if verify({name: live[name]}, current.specs)]
+            own = sorted(set(existing) - set(taken))
+            if own and not news.get("adopt"):
+                pulumi.log.info(
+                    f"{node}: {', '.join(own)} already run exactly as this set wants them: taken "
+                    "as the set's own (left by a create whose answer was lost); they are deleted "
+                    "with the set. Set adopt=True to have them put back as they are instead"
+                )
+            if taken and not news.get("adopt"):
+                raise NodeError(
+                    f"{node}: {', '.join(sorted(taken))} already exist on the node; set "
+                    "adopt=True to manage them (they are put back as they are now when the set "
+                    "is deleted), or pick other names"
+                )
+            for spec in joining:
+                if spec.iface in current.specs and (
+                    (spec.iface in existing and news.get("adopt")) or spec.type == "eth"
+                ):
+                    adopted[spec.iface] = spec_to_dict(current.specs[spec.iface])
+            names = {spec.iface for spec in specs}
+            enslaved = {port for spec in specs if spec.type == "bond" for port in spec.ports()}
+            for nic in sorted(enslaved - names - set(adopted)):
+                if isinstance(current.specs.get(nic), EthSpec):
+                    # the writer marks every bond slave `auto`: remember the NIC as it was
+                    adopted[nic] = spec_to_dict(current.specs[nic])
+            targets = resolve(_targets(specs, olds), current.specs)
+            for name in sorted(set(adopted) - names - enslaved):
+                targets[name] = load_spec(adopted.pop(name))
+            _refuse(client, current, targets, news)
+            return targets
+
+        outcome = Transaction(client).converge(prepare)
+        return self._outputs(news, outcome.after.specs, adopted)
+
+    def read(self, id_: str, props: dict[str, Any]) -> ReadResult:
+        """The live config of the set's interfaces; one deleted out of band disappears."""
+        node = str(props["node"])
+        client = self._client(node)
+        try:
+            view = client.view()
+        except ApiCallFailed as error:
+            raise NodeError(f"{node}: reading the node failed ({error.describe()})") from None
+        live: list[dict[str, Any]] = []
+        for item in props.get("interfaces") or []:
+            name = str(item["iface"])
+            if name not in view.items:
+                continue
+            spec = spec_from_api(name, view.items[name])
+            if spec is None:
+                continue
+            observed = spec_to_dict(spec)
+            for key in UNMANAGED_WHEN_NONE:
+                if item.get(key) is None:
+                    observed[key] = None
+            live.append(observed)
+        outs = {**props, "interfaces": live}
+        inputs = {k: outs[k] for k in INPUT_KEYS if k in outs}
+        return ReadResult(id_, outs, inputs)
+
+    # -- helpers ---------------------------------------------------------------------------------
+
+    def _outputs(
+        self, inputs: Mapping[str, Any], live: Mapping[str, Spec], adopted: Mapping[str, Any]
+    ) -> dict[str, Any]:
+        names = [str(item["iface"]) for item in inputs.get("interfaces") or []]
+        return {
+            **{k: inputs[k] for k in (*INPUT_KEYS, "rendered") if k in inputs},
+            "live": {name: spec_to_dict(live[name]) for name in names if name in live},
+            "adopted": dict(adopted),
+        }
+
+
+def _specs(props: Mapping[str, Any]) -> list[Spec]:
+    specs, problems = parse_interfaces(props.get("interfaces") or [])
+    if problems:
+        raise NodeError("; ".join(str(p) for p in problems))
+    return specs
+
+
+def _fit_problems(node: str, current: Snapshot, targets: dict[str, Spec | None]) -> list[str]:
+    """Why the targets cannot be reached on this node, if they cannot."""
+    try:
+        plan(current.links, current.specs, targets)
+    except PlanError as error:
+        return [f"{node}: {error}"]
+    return []
+
+
+def _guard(client: Client, snap: Snapshot, targets: dict[str, Spec | None]) -> list[str]:
+    """Management-path changes these targets would make on the node."""
+    addresses = _management_addresses(client)
+    problems = management_changes(
+        client.node, addresses, snap.specs, snap.links, resolve(targets, snap.specs)
+    )
+    if problems:
+        problems.append("set allow_management_change=True if you have console access to the node")
+    return problems
+
+
+def _refusals(
+    client: Client, current: Snapshot, targets: dict[str, Spec | None], flags: Mapping[str, Any]
+) -> list[tuple[str | None, str]]:
+    """What the guards refuse whose flag is not set: (the interface, if one, and why)."""
+    found: list[tuple[str | None, str]] = []
+    if not flags.get("allow_management_change"):
+        found += [(None, problem) for problem in _guard(client, current, targets)]
+    if not flags.get("allow_dhcp_to_static"):
+        resolved = resolve(targets, current.specs)
+        found += list(dynamic_address_changes(client.node, current.links, resolved).items())
+    return found
+
+
+def _refuse(
+    client: Client, current: Snapshot, targets: dict[str, Spec | None], inputs: Mapping[str, Any]
+) -> None:
+    """Raise before any write if a guard refuses the change and its flag is not set."""
+    if refused := _refusals(client, current, targets, inputs):
+        raise NodeError("; ".join(reason for _name, reason in refused))
+
+
+def _absent_nics(
+    node: str, specs: list[Spec], items: Mapping[str, Mapping[str, Any]]
+) -> list[tuple[str | None, str]]:
+    """(name, why) for each NIC the set has settings for that the node does not have.
+
+    Unlike other misfits this is an error at preview: no resource can create a NIC.
+    """
+    nics = sorted(
+        n for n, item in items.items() if item.get("type") == "eth" and item.get("exists")
+    )
+    found: list[tuple[str | None, str]] = []
+    for spec in specs:
+        item = items.get(spec.iface)
+        if not isinstance(spec, EthSpec) or spec.iface in nics:
+            continue
+        what = f"is a {item.get('type')}" if item and item.get("type") != "eth" else "is not a NIC"
+        found.append(
+            (
+                spec.iface,
+                f"{node}: {spec.iface} {what} on this node, and no resource can create a NIC; "
+                f"type eth is for the node's NICs ({', '.join(nics) or 'none'}): fix iface",
+            )
+        )
+    return found
+
+
+def _targets(specs: list[Spec], olds: Mapping[str, Any]) -> dict[str, Spec | None]:
+    """The set's targets plus the removal of interfaces the previous set had."""
+    targets: dict[str, Spec | None] = set_targets(specs)
+    for item in olds.get("interfaces") or []:
+        targets.setdefault(str(item["iface"]), None)
+    return targets
+
+
+def _management_addresses(client: Client) -> set[str]:
+    """The addresses pvenet reaches the node by: the endpoint's and the node's cluster address."""
+    addresses: set[str] = set()
+    host = client.settings.host
+    try:
+        for info in socket.getaddrinfo(host, None):
+            addresses.add(str(info[4][0]))
+    except OSError:
+        pass
+    if ip := client.cluster_node_ip():
+        addresses.add(ip)
+    return addresses
+
+
+class NodeInterfaces(Resource, module="pvenet", name="NodeInterfaces"):
+    """A set of bridges, bonds and VLAN interfaces on one node, changed with one apply.
+
+    ``interfaces`` is a list of dicts with ``iface``, ``type`` (bridge, bond,
+    vlan, eth) and the settings of that type. ``adopt=True`` lets the set take
+    over interfaces that already exist (they are restored on delete);
+    ``allow_management_change=True`` lets it rewire the interface that carries
+    the node's management address (its ports, addresses, gateways, MTU, bond
+    mode, VLAN id or parent); ``allow_dhcp_to_static=True`` lets it write an
+    interface the node addresses by DHCP (``inet dhcp``) or SLAAC (``inet6
+    auto``), which Proxmox's API can only make ``manual`` or ``static``.
+    """
+
+    node: pulumi.Output[str]
+    interfaces: pulumi.Output[list[dict[str, Any]]]
+    rendered: pulumi.Output[str]
+    live: pulumi.Output[dict[str, Any]]
+
+    def __init__(
+        self,
+        resource_name: str,
+        *,
+        node: pulumi.Input[str],
+        interfaces: pulumi.Input[list[pulumi.Input[Mapping[str, Any]]]],
+        adopt: pulumi.Input[bool] = False,
+        allow_management_change: pulumi.Input[bool] = False,
+        allow_dhcp_to_static: pulumi.Input[bool] = False,
+        opts: pulumi.ResourceOptions | None = None,
+    ) -> None:
+        super().__init__(
+            NodeInterfacesProvider(),
+            resource_name,
+            {
+                "node": node,
+                "interfaces": interfaces,
+                "adopt": adopt,
+                "allow_management_change": allow_management_change,
+                "allow_dhcp_to_static": allow_dhcp_to_static,
+                "rendered": None,
+                "live": None,
+                "adopted": None,
+            },
+            opts,
+        )

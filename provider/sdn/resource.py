@@ -1,0 +1,351 @@
+"""``SdnNetwork``: one SDN Simple zone, its vnet and the vnet's subnets as one Pulumi resource.
+
+The routed and NAT modes of the Proxmox admin guide are built this way: the
+vnet is a bridge with no physical port on every node of the zone, the
+subnet's gateway is the host's address on it, and ``snat`` masquerades the
+subnet behind the node's outgoing address. Each create, update and delete is
+one ``SdnTransaction``: refusals first, then the writes under the SDN lock,
+one apply, verification, roll back or restore on failure.
+
+The provider holds no client and no secret: connection settings come from
+stack config in ``configure``, and ``__getstate__`` keeps them out of any pickle.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+import pulumi
+from pulumi.dynamic import (
+    CheckFailure,
+    CheckResult,
+    CreateResult,
+    DiffResult,
+    ReadResult,
+    Resource,
+    UpdateResult,
+)
+
+from provider.engine import ConfiguredProvider, coerce_numbers, is_unknown, unexpected_inputs
+from provider.errors import ApiCallFailed, NodeError
+from provider.sdn.client import SdnClient, SdnObjects, describe_sdn
+from provider.sdn.model import (
+    FIELDS,
+    DhcpRange,
+    SdnSpec,
+    SubnetSpec,
+    canonical,
+    naming_the_vnet,
+    parse_sdn,
+    require_sdn,
+    sdn_to_inputs,
+)
+from provider.sdn.plan import SdnState, desired_state, verify
+from provider.sdn.render import Uplinks, render_nodes
+from provider.sdn.transaction import SdnOutcome, SdnTransaction
+
+IDENTITY = ("zone", "vnet")
+COMPUTED = ("rendered", "active_nodes")
+
+
+class SdnNetworkProvider(ConfiguredProvider):
+    """The engine-facing implementation of ``SdnNetwork``."""
+
+    def _client(self) -> SdnClient:
+        return SdnClient(self.settings)
+
+    # -- check / diff ----------------------------------------------------------------------------
+
+    def check(self, _olds: dict[str, Any], news: dict[str, Any]) -> CheckResult:
+        """Validate and normalise the inputs, and add ``rendered`` (the vnet's stanza).
+
+        For SNAT subnets the stanza names each node's uplink, which ``check``
+        reads from the nodes (no writes); without a connection it shows the
+        placeholders ``<uplink>`` / ``<uplink-address>``.
+        """
+        news = coerce_numbers(dict(news))
+        unknown = {name for name in FIELDS if name in news and is_unknown(news[name])}
+        raw = {name: news[name] for name in FIELDS if news.get(name) is not None}
+        spec, problems = parse_sdn(raw, unknown)
+        failures = unexpected_inputs(news, "SdnNetwork", FIELDS, COMPUTED)
+        failures += [CheckFailure(p.path, p.message) for p in naming_the_vnet(raw, problems)]
+        if failures or spec is None:
+            return CheckResult(news, failures)
+        failures, uplinks = self._read_at_preview(spec)  # as given: nodes[i] is the user's i
+        spec = canonical(spec)
+        news.update(sdn_to_inputs(spec))
+        news["rendered"] = render_nodes(spec, uplinks)
+        return CheckResult(news, failures)
+
+    def _read_at_preview(
+        self, spec: SdnSpec
+    ) -> tuple[list[CheckFailure], dict[str, Uplinks] | None]:
+        """Reads of the cluster at preview (no writes), skipped without a connection.
+
+        The named ``nodes`` must be nodes of the cluster; for SNAT subnets,
+        each node's uplink (the interface holding the default gateway) goes
+        into the rendered SNAT rules.
+        """
+        snat = any(subnet.snat for subnet in spec.subnets)
+        if not self.configured or (spec.nodes is None and not snat):
+            return [], None
+        try:
+            client = self._client()
+            cluster = client.nodes()
+            failures = [
+                CheckFailure(
+                    f"nodes[{index}]",
+                    f"'{node}' is not a node of this cluster ({', '.join(cluster)})",
+                )
+                for index, node in enumerate(spec.nodes or [])
+                if node not in cluster
+            ]
+            if failures or not snat:
+                return failures, None
+            nodes = spec.nodes if spec.nodes is not None else cluster
+            return [], {node: client.uplinks(node) for node in nodes}
+        except ApiCallFailed as error:
+            pulumi.log.warn(
+                f"vnet {spec.vnet}: could not read the cluster at preview "
+                f"({describe_sdn(error)}); `nodes` is not checked against it, and `rendered` "
+                "shows placeholders for the SNAT rules' uplink"
+            )
+            return [], None
+
+    def diff(self, _id: str, olds: dict[str, Any], news: dict[str, Any]) -> DiffResult:
+        """``zone`` and ``vnet`` replace; the other inputs change in place.
+
+        ``rendered`` is not compared on its own: it follows from the inputs and
+        the nodes' uplinks (which a preview without a connection cannot read),
+        and Proxmox regenerates the SNAT rules from the live route on every
+        node reload anyway.
+        """
+        replaces = [k for k in IDENTITY if is_unknown(news.get(k)) or olds.get(k) != news.get(k)]
+        changed = [k for k in FIELDS if is_unknown(news.get(k)) or olds.get(k) != news.get(k)]
+        # A replacement that keeps one of the ids must remove the old objects first:
+        # pve-network refuses a second zone or vnet with the same id.
+        keeps_an_id = len(replaces) < len(IDENTITY) or any(
+            is_unknown(news.get(k)) for k in IDENTITY
+        )
+        return DiffResult(
+            changes=bool(changed),
+            replaces=replaces,
+            delete_before_replace=bool(replaces) and keeps_an_id,
+        )
+
+    # -- create / update / delete / read ---------------------------------------------------------
+
+    def create(self, props: dict[str, Any]) -> CreateResult:
+        """Create the zone, vnet and subnets with one apply; refuses ids that are taken."""
+        spec = _spec(props)
+
+        def prepare(current: SdnObjects, cluster: list[str]) -> SdnState:
+            desired = desired_state(spec)
+            if not verify(spec.zone, spec.vnet, desired, current.state):
+                return desired  # already there: this create's own, its answer was lost
+            taken = [
+                f"{kind} '{name}'"
+                for kind, name, there in (
+                    ("zone", spec.zone, current.state.zone is not None),
+                    ("vnet", spec.vnet, current.state.vnet is not None),
+                )
+                if there
+            ]
+            if taken:
+                raise NodeError(
+                    f"{' and '.join(taken)} already exist in the cluster's SDN config and are not "
+                    "this resource's; pick other ids, or remove them (GUI: Datacenter > SDN) "
+                    "and run again"
+                )
+            _refuse_unknown_nodes(spec, cluster)
+            return desired
+
+        outcome = SdnTransaction(self._client(), spec.zone, spec.vnet).converge(prepare)
+        return CreateResult(f"{spec.zone}/{spec.vnet}", _outputs(props, outcome))
+
+    def update(self, _id: str, olds: dict[str, Any], news: dict[str, Any]) -> UpdateResult:
+        """Change only what differs, with one apply; missing objects are created again."""
+        spec = _spec(news)
+
+        def prepare(current: SdnObjects, cluster: list[str]) -> SdnState:
+            _refuse_foreign_zone(spec, current)
+            _refuse_unknown_nodes(spec, cluster)
+            return desired_state(spec)
+
+        outcome = SdnTransaction(self._client(), spec.zone, spec.vnet).converge(prepare)
+        return UpdateResult(_outputs(news, outcome))
+
+    def delete(self, _id: str, props: dict[str, Any]) -> None:
+        """Remove the subnets, the vnet and the zone (in that order) with one apply."""
+        zone, vnet = str(props["zone"]), str(props["vnet"])
+
+        def prepare(current: SdnObjects, _cluster: list[str]) -> SdnState:
+            if current.zone_vnets:
+                raise NodeError(
+                    f"zone {zone} also holds vnet(s) {', '.join(current.zone_vnets)}, which this "
+                    f"resource did not create; move or remove them (GUI: Datacenter > SDN > "
+                    "VNets) before deleting the zone"
+                )
+            return SdnState()
+
+        SdnTransaction(self._client(), zone, vnet).converge(prepare)
+
+    def read(self, id_: str, props: dict[str, Any]) -> ReadResult:
+        """The running zone, vnet and subnets; gone when neither the zone nor the vnet runs."""
+        zone, vnet = str(props["zone"]), str(props["vnet"])
+        client = self._client()
+        try:
+            running = client.objects(zone, vnet, running=True).state
+            if running.zone is None and running.vnet is None:
+                return ReadResult("", {})
+            active = [node for node in client.nodes() if client.vnet_listed(node, vnet)]
+            inputs = _inputs_from_state(zone, vnet, running)
+            spec = _live_spec(inputs)
+            uplinks = None
+            if any(subnet.snat for subnet in spec.subnets):
+                uplinks = {node: client.uplinks(node) for node in active}
+        except ApiCallFailed as error:
+            raise NodeError(
+                f"zone {zone} / vnet {vnet}: reading the running SDN config failed: "
+                f"{describe_sdn(error)}"
+            ) from None
+        outs = {
+            **{k: v for k, v in props.items() if k not in FIELDS},
+            **inputs,
+            "rendered": render_nodes(spec, uplinks),
+            "active_nodes": active,
+        }
+        return ReadResult(id_, outs, inputs)
+
+
+def _spec(props: Mapping[str, Any]) -> SdnSpec:
+    """The spec of checked inputs (check already refused anything invalid)."""
+    raw = {name: props[name] for name in FIELDS if props.get(name) is not None}
+    return canonical(require_sdn(coerce_numbers(raw)))
+
+
+def _refuse_unknown_nodes(spec: SdnSpec, cluster: list[str]) -> None:
+    unknown = [node for node in spec.nodes or [] if node not in cluster]
+    if unknown:
+        raise NodeError(
+            f"zone {spec.zone}: nodes {', '.join(unknown)} are not nodes of this cluster "
+            f"({', '.join(cluster)}); fix `nodes` or leave it unset for every node"
+        )
+
+
+def _refuse_foreign_zone(spec: SdnSpec, current: SdnObjects) -> None:
+    if current.zone_type not in (None, "simple"):
+        raise NodeError(
+            f"zone {spec.zone} is a '{current.zone_type}' zone now, not a Simple zone; it was "
+            "replaced outside pvenet: remove it (GUI: Datacenter > SDN > Zones) and run again"
+        )
+    vnet = current.state.vnet
+    if vnet is not None and vnet.zone != spec.zone:
+        raise NodeError(
+            f"vnet {spec.vnet} belongs to zone {vnet.zone} now, not {spec.zone}; it was moved "
+            "outside pvenet: move it back (GUI: Datacenter > SDN > VNets) and run again"
+        )
+
+
+def _outputs(inputs: Mapping[str, Any], outcome: SdnOutcome) -> dict[str, Any]:
+    return {
+        **{k: inputs.get(k) for k in (*FIELDS, "rendered")},
+        "active_nodes": outcome.active_nodes,
+    }
+
+
+def _inputs_from_state(zone: str, vnet: str, state: SdnState) -> dict[str, Any]:
+    """The inputs that describe ``state`` (what refresh records as the live config)."""
+    subnets = [
+        {
+            "cidr": cidr,
+            "gateway": subnet.gateway,
+            "snat": subnet.snat,
+            "dhcp_ranges": [{"start": s, "end": e} for s, e in subnet.dhcp_ranges],
+            "dns_server": subnet.dns_server,
+        }
+        for cidr, subnet in state.subnets.items()
+    ]
+    live = _live_spec({"zone": zone, "vnet": vnet, "subnets": subnets})
+    nodes = state.zone.nodes if state.zone is not None else None
+    return {
+        "zone": zone,
+        "vnet": vnet,
+        "subnets": [s.model_dump(mode="json") for s in live.subnets],
+        "nodes": list(nodes) if nodes is not None else None,
+        "mtu": state.zone.mtu if state.zone is not None else None,
+        "alias": state.vnet.alias if state.vnet is not None else None,
+    }
+
+
+def _live_spec(inputs: Mapping[str, Any]) -> SdnSpec:
+    """A spec of what runs, trusted as read (the cluster may hold what pvenet would refuse)."""
+    subnets = [
+        SubnetSpec.model_construct(
+            **{
+                **item,
+                "dhcp_ranges": [DhcpRange.model_construct(**r) for r in item["dhcp_ranges"]],
+            }
+        )
+        for item in inputs.get("subnets") or []
+    ]
+    spec = SdnSpec.model_construct(
+        zone=inputs["zone"],
+        vnet=inputs["vnet"],
+        subnets=subnets,
+        nodes=inputs.get("nodes"),
+        mtu=inputs.get("mtu"),
+        alias=inputs.get("alias"),
+    )
+    return canonical(spec)
+
+
+class SdnNetwork(Resource, module="pvenet", name="SdnNetwork"):
+    """One SDN Simple zone, one vnet in it and the vnet's subnets, changed with one apply.
+
+    ``subnets`` is a list of dicts: ``cidr`` (the network, ``10.10.10.0/24``),
+    ``gateway`` (the host's address on the vnet), ``snat`` (masquerade behind
+    the node's outgoing address), ``dhcp_ranges`` (``[{"start": ..., "end":
+    ...}]``; the zone then runs dnsmasq DHCP, which must be installed on the
+    nodes) and ``dns_server`` (handed out by DHCP). ``nodes`` None = every
+    node; ``mtu`` is the zone's; ``alias`` the vnet's description. Changing
+    ``zone`` or ``vnet`` replaces the network.
+    """
+
+    zone: pulumi.Output[str]
+    vnet: pulumi.Output[str]
+    subnets: pulumi.Output[list[dict[str, Any]]]
+    nodes: pulumi.Output[list[str] | None]
+    mtu: pulumi.Output[int | None]
+    alias: pulumi.Output[str | None]
+    rendered: pulumi.Output[str]
+    active_nodes: pulumi.Output[list[str]]
+
+    def __init__(
+        self,
+        resource_name: str,
+        *,
+        zone: pulumi.Input[str],
+        vnet: pulumi.Input[str],
+        subnets: pulumi.Input[list[pulumi.Input[Mapping[str, Any]]]],
+        nodes: pulumi.Input[list[str]] | None = None,
+        mtu: pulumi.Input[int] | None = None,
+        alias: pulumi.Input[str] | None = None,
+        opts: pulumi.ResourceOptions | None = None,
+    ) -> None:
+        super().__init__(
+            SdnNetworkProvider(),
+            resource_name,
+            {
+                "zone": zone,
+                "vnet": vnet,
+                "subnets": subnets,
+                "nodes": nodes,
+                "mtu": mtu,
+                "alias": alias,
+                "rendered": None,
+                "active_nodes": None,
+            },
+            opts,
+        )

@@ -1,0 +1,227 @@
+"""The consistency checks Proxmox's interfaces writer runs before it writes a file.
+
+Every POST, PUT and DELETE on ``/nodes/{node}/network`` re-writes the whole
+file, and the writer refuses a config that is inconsistent as a whole: a port
+used twice, a bond slave that is not a NIC or bond, a VLAN without its parent,
+an MTU lower than a child's. Those refusals are plain ``die`` in Perl, so the
+API answers 500 with the message and ``interfaces.new`` stays as it was.
+Messages are Proxmox's, verbatim. Written from Proxmox's behaviour, never
+from the provider's validation.
+"""
+
+from __future__ import annotations
+
+import re
+
+from simulator.errors import ApiError, die
+from simulator.node.config import NetworkConfig, Stanza, ports_of
+
+_WRITER_PM = "/usr/share/perl5/PVE/Network/Interfaces.pm"
+_BRIDGE_PORT_OPTIONS = (
+    "bridge-learning",
+    "bridge-arp-nd-suppress",
+    "bridge-unicast-flood",
+    "bridge-multicast-flood",
+    "bridge-access",
+)
+
+
+def _perl_die(message: str, line: int) -> ApiError:
+    """A die without a trailing newline: Perl appends where it happened."""
+    return die(message, f"{_WRITER_PM} line {line}")
+
+
+def _number(value: object) -> int:
+    match = re.match(r"\s*(\d+)", str(value or ""))
+    return int(match[1]) if match else 0
+
+
+def _check_mtu(ifaces: dict[str, Stanza], parent: str, child: str) -> None:
+    child_mtu = _number(ifaces.get(child, {}).get("mtu"))
+    if not child_mtu:
+        return
+    parent_data = ifaces.get(parent, {})
+    parent_mtu = _number(parent_data.get("mtu"))
+    if parent_data.get("type") == "bond" and not parent_mtu:
+        parent_mtu = child_mtu
+    parent_mtu = parent_mtu or 1500
+    if parent_mtu < child_mtu:
+        raise die(
+            f"interface '{parent}' - mtu {parent_mtu} is lower than '{child}' - mtu {child_mtu}"
+        )
+
+
+def _check_ports_unique(ifaces: dict[str, Stanza]) -> None:
+    used_by: dict[str, str] = {}
+    for name in sorted(ifaces):
+        for port in ports_of(ifaces[name]):
+            if used_by.get(port, name) != name:
+                raise die(f"port '{port}' is already used on interface '{used_by[port]}'")
+            used_by[port] = name
+
+
+def _check_ovs(ifaces: dict[str, Stanza]) -> None:
+    for name in sorted(ifaces):
+        stanza = ifaces[name]
+        if stanza.get("type") == "OVSBridge":
+            for port in str(stanza.get("ovs_ports") or "").split():
+                member = ifaces.get(port)
+                if member is None:
+                    raise die(f"OVS bridge '{name}' - unable to find port '{port}'")
+                if member.get("type") not in ("eth", "OVSBond", "OVSPort", "OVSIntPort"):
+                    raise die(f"interface '{port}' is not defined as OVS port/bond")
+                _check_mtu(ifaces, name, port)
+        if stanza.get("type") == "OVSBond":
+            for port in str(stanza.get("ovs_bonds") or "").split():
+                kind = ifaces.get(port, {}).get("type") or ""
+                if kind != "eth":
+                    raise die(
+                        f"OVS bond '{name}' - wrong interface type on slave '{port}' "
+                        f"('{kind}' != 'eth')"
+                    )
+                _check_mtu(ifaces, name, port)
+
+
+def _check_bonds(ifaces: dict[str, Stanza]) -> None:
+    for name in sorted(ifaces):
+        stanza = ifaces[name]
+        if stanza.get("type") != "bond" or not stanza.get("slaves"):
+            continue
+        slaves = str(stanza["slaves"]).split()
+        for slave in slaves:
+            # A missing slave is not reported as missing: Perl autovivifies it first.
+            kind = ifaces.get(slave, {}).get("type") or ""
+            if kind not in ("eth", "bond"):
+                raise die(
+                    f"bond '{name}' - wrong interface type on slave '{slave}' "
+                    f"('{kind}' != 'eth or bond')"
+                )
+            _check_mtu(ifaces, name, slave)
+        primary = stanza.get("bond-primary")
+        if primary and primary not in slaves:
+            raise _perl_die(f"bond '{name}' - bond-primary interface is not a slave", 908)
+
+
+def _check_vxlans(ifaces: dict[str, Stanza]) -> None:
+    seen: dict[str, str] = {}
+    for name in sorted(ifaces):
+        stanza = ifaces[name]
+        vxlan_id = stanza.get("vxlan-id")
+        if stanza.get("type") == "vxlan" and vxlan_id:
+            if vxlan_id in seen:
+                raise die(
+                    f"iface {name} - duplicate vxlan-id {vxlan_id} already used in {seen[vxlan_id]}"
+                )
+            seen[vxlan_id] = name
+        remotes = ("vxlan-svcnodeip", "vxlan-remoteip", "vxlan-local-tunnelip")
+        if sum(stanza.get(k) is not None for k in remotes) > 1:
+            raise die(
+                f"iface {name} - vxlan-svcnodeip, vxlan-remoteip and vxlan-localtunnelip "
+                "are mutually exclusive"
+            )
+        if (stanza.get("vxlan-svcnodeip") is None) != (stanza.get("vxlan-physdev") is None):
+            raise die(f"iface {name} - vxlan-svcnodeip and vxlan-physdev must be define together")
+
+
+def _check_vlans(ifaces: dict[str, Stanza]) -> None:
+    for name in sorted(ifaces):
+        stanza = ifaces[name]
+        if stanza.get("type") != "vlan":
+            continue
+        if dotted := re.fullmatch(r"(\S+)\.(\d+)", name):
+            parent, vlan_id = dotted[1], int(dotted[2])
+        else:
+            if not stanza.get("vlan-raw-device"):
+                raise _perl_die("missing vlan-raw-device option", 954)
+            parent = stanza["vlan-raw-device"]
+            if numbered := re.fullmatch(r"vlan(\d+)", name):
+                vlan_id = int(numbered[1])
+            else:
+                if not stanza.get("vlan-id"):
+                    raise _perl_die("missing vlan-id option", 962)
+                vlan_id = _number(stanza["vlan-id"])
+        if vlan_id > 4094:
+            raise die(f"vlan '{name}' - vlan-id {vlan_id} should be <= 4094")
+        if parent not in ifaces:
+            raise die(f"vlan '{name}' - unable to find parent '{parent}'")
+        kind = ifaces[parent].get("type")
+        if kind not in ("eth", "bridge", "bond", "vlan"):
+            raise die(
+                f"vlan '{name}' - wrong interface type on parent '{parent}' "
+                f"('{kind or ''}' != 'eth|bond|bridge|vlan' )"
+            )
+        _check_mtu(ifaces, parent, name)
+
+
+def _check_uplinks(ifaces: dict[str, Stanza]) -> None:
+    seen: dict[str, str] = {}
+    for name in sorted(ifaces):
+        stanza = ifaces[name]
+        uplink = stanza.get("uplink-id")
+        if not uplink:
+            continue
+        if stanza.get("type") not in ("eth", "bond"):
+            raise die(
+                f"iface '{name}' - uplink-id {uplink} is only allowed on physical and "
+                "linux bond interfaces"
+            )
+        if uplink in seen:
+            raise die(
+                f"iface '{name}' - uplink-id {uplink} is already assigned on '{seen[uplink]}'"
+            )
+        seen[uplink] = name
+
+
+def _check_bridges(ifaces: dict[str, Stanza]) -> None:
+    with_implicit = dict(ifaces)
+    bridge_of: dict[str, str] = {}
+    for name in sorted(ifaces):
+        stanza = ifaces[name]
+        if stanza.get("type") != "bridge":
+            continue
+        for port in str(stanza.get("bridge_ports") or "").split():
+            vlan_port = re.search(r"(\S+)\.(\d+)$", port)
+            if vlan_port and port not in with_implicit:
+                # ports named X.N are created on the fly as VLANs of X
+                with_implicit[port] = {"type": "vlan", "method": "manual", "method6": "manual"}
+                parent_mtu = with_implicit.get(vlan_port[1], {}).get("mtu")
+                if parent_mtu is not None:
+                    with_implicit[port]["mtu"] = parent_mtu
+            member = with_implicit.get(port)
+            if member is None:
+                raise die(f"bridge '{name}' - unable to find bridge port '{port}'")
+            static4 = member.get("method") == "static" and member.get("address") != "0.0.0.0"
+            static6 = member.get("method6") == "static" and member.get("address6") != "::"
+            if static4 or static6:
+                raise die(
+                    f"iface {port} - ip address can't be set on interface if bridged in {name}"
+                )
+            _check_mtu(with_implicit, port, name)
+            bridge_of[port] = name
+    for name in sorted(ifaces):
+        stanza = ifaces[name]
+        for option in _BRIDGE_PORT_OPTIONS:
+            if stanza.get(option) and name not in bridge_of:
+                raise die(
+                    f"iface {name} - {option}: bridge port specific options can be used only "
+                    "on interfaces attached to a bridge"
+                )
+        if stanza.get("bridge-access") and not ifaces.get(bridge_of.get(name, ""), {}).get(
+            "bridge_vlan_aware"
+        ):
+            raise die(
+                f"iface {name} - bridge-access option can be only used if interface is in a "
+                "vlan aware bridge"
+            )
+
+
+def check_config(config: NetworkConfig) -> None:
+    """Raise the writer's error for an inconsistent config, in the writer's order of checks."""
+    ifaces = config.ifaces
+    _check_ports_unique(ifaces)
+    _check_ovs(ifaces)
+    _check_bonds(ifaces)
+    _check_vxlans(ifaces)
+    _check_vlans(ifaces)
+    _check_uplinks(ifaces)
+    _check_bridges(ifaces)

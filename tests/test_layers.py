@@ -1,0 +1,103 @@
+"""The layers, as the folders show them: pure modules do no I/O; the simulator stands alone.
+
+Read with ``ast`` (nothing is imported): every module a pure module imports, directly or
+through other project modules, must be pure too and may not reach the network, files,
+processes or Pulumi. ``tests/simulator/test_independence.py`` keeps the simulator free of
+``provider`` and ``components``.
+"""
+
+from __future__ import annotations
+
+import ast
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+PURE = (
+    "provider.text",
+    "provider.addresses",
+    "provider.errors",
+    "provider.node.model",
+    "provider.node.dialect",
+    "provider.node.plan",
+    "provider.node.verify",
+    "provider.node.guard",
+    "provider.node.wire",
+    "provider.sdn.model",
+    "provider.sdn.plan",
+    "provider.sdn.render",
+    "provider.sdn.wire",
+)
+IO = (
+    "os",
+    "socket",
+    "subprocess",
+    "time",
+    "fcntl",
+    "tempfile",
+    "urllib",
+    "http",
+    "requests",
+    "proxmoxer",
+    "aiohttp",
+    "pulumi",
+    "provider.api",
+    "provider.locks",
+    "provider.engine",
+)
+"""Modules that talk to the world (or wait on it), and pvenet's own edges."""
+
+
+def _path(module: str) -> Path:
+    base = ROOT / module.replace(".", "/")
+    return base / "__init__.py" if base.is_dir() else base.with_suffix(".py")
+
+
+def _imports(module: str) -> set[str]:
+    """The modules ``module`` imports, as dotted names."""
+    tree = ast.parse(_path(module).read_text())
+    found: set[str] = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            found.update(alias.name for alias in node.names)
+        elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+            found.add(node.module)
+            for alias in node.names:  # `from provider.node import model` imports a module
+                candidate = f"{node.module}.{alias.name}"
+                if _path(candidate).exists():
+                    found.add(candidate)
+    return found
+
+
+def _reach(module: str) -> dict[str, str]:
+    """Every module ``module`` reaches through imports, with the project module importing it."""
+    reached: dict[str, str] = {}
+    pending = [module]
+    while pending:
+        current = pending.pop()
+        for imported in _imports(current):
+            if imported in reached:
+                continue
+            reached[imported] = current
+            if imported.split(".")[0] in ("provider", "components", "simulator"):
+                pending.append(imported)
+    return reached
+
+
+@pytest.mark.parametrize("module", PURE)
+def test_a_pure_module_reaches_no_io(module: str) -> None:
+    bad = {
+        imported: via
+        for imported, via in _reach(module).items()
+        if any(imported == io or imported.startswith(io + ".") for io in IO)
+    }
+    assert bad == {}, f"{module} reaches I/O: " + ", ".join(
+        f"{imported} (imported by {via})" for imported, via in sorted(bad.items())
+    )
+
+
+def test_the_rule_sees_an_import_of_io() -> None:
+    """The walk follows imports through project modules (so the test above can fail)."""
+    assert "requests" in _reach("provider.api.session")
+    assert "provider.api.session" in _reach("provider.node.client")
