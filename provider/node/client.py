@@ -103,7 +103,7 @@ class Client:
         return str(self.session.call("PUT", self._path, kind=Call.ONCE))
 
     def wait(self, upid: str, timeout: float = TASK_TIMEOUT_S) -> TaskResult:
-        """Poll a task until it stops; its exit status and log.
+        """Poll a task until it stops; its exit status, and its log when it failed.
 
         Status reads are retried as reads are; ApiCallFailed when they keep failing,
         NodeError when the task is still running at ``timeout``.
@@ -113,10 +113,11 @@ class Client:
         while True:
             status = self.session.call("GET", f"{path}/status", kind=Call.READ) or {}
             if status.get("status") == "stopped":
+                exitstatus = str(status.get("exitstatus"))
+                if exitstatus == "OK":  # the log only matters to say why a task failed
+                    return TaskResult(upid, exitstatus, [])
                 log = self.session.call("GET", f"{path}/log", {"limit": 1000}, kind=Call.READ)
-                return TaskResult(
-                    upid, str(status.get("exitstatus")), [line.get("t", "") for line in log or []]
-                )
+                return TaskResult(upid, exitstatus, [line.get("t", "") for line in log or []])
             if time.monotonic() > deadline:
                 raise NodeError(f"{self.node}: task {upid} still running after {timeout:.0f} s")
             time.sleep(TASK_POLL_S)

@@ -7,6 +7,7 @@ notice: the node's files, the API calls in the request log, the error text.
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 import pulumi
@@ -148,7 +149,8 @@ def test_big_set_is_created_with_one_apply_and_an_update_stages_one_interface(
 def test_no_change_means_no_write_and_no_apply(
     simulator: SimulatorHandle, node_interfaces: NodeInterfacesProvider
 ) -> None:
-    """An update whose inputs equal the node stages nothing and does not reload."""
+    """An update whose inputs equal the node stages nothing, does not reload, and reads the
+    node once (nothing it would change is on a path to an address: no cluster read)."""
     rid, outs = create(node_interfaces, interfaces=[{"iface": "vmbr7", "type": "bridge"}])
     inputs = checked(
         node_interfaces,
@@ -158,10 +160,7 @@ def test_no_change_means_no_write_and_no_apply(
     assert not node_interfaces.diff(rid, outs, inputs).changes
     simulator.requests.clear()
     node_interfaces.update(rid, outs, inputs)
-    assert [(e.method, e.path) for e in simulator.requests.entries()] == [
-        ("GET", NETWORK),
-        ("GET", "/cluster/status"),
-    ]
+    assert [(e.method, e.path) for e in simulator.requests.entries()] == [("GET", NETWORK)]
 
 
 def test_delete_removes_created_and_restores_adopted(
@@ -574,4 +573,32 @@ def test_an_input_nodeinterfaces_does_not_take_fails_at_preview(
             "'allow_managment_change' is not an input of NodeInterfaces (got True); its inputs "
             "are node, interfaces, adopt, allow_management_change, allow_dhcp_to_static",
         )
+    ]
+
+
+def test_a_one_interface_update_takes_six_requests_and_its_preview_none_but_a_read(
+    simulator: SimulatorHandle, node_interfaces: NodeInterfacesProvider
+) -> None:
+    """Preview (check) reads the node once; the update reads it, stages the one write, reads
+    the staged diff back, applies, follows the task and reads the node back: six requests.
+    The cluster is not asked for the node's address (the change touches no addressed
+    interface), and the task's log is not fetched (it ended OK)."""
+    bridge = {"iface": "vmbr2", "type": "bridge", "bridge_ports": ["eno4"], "comments": "a"}
+    rid, outs = create(node_interfaces, interfaces=[bridge])
+    simulator.requests.clear()
+    news = {"node": "pve1", "interfaces": [{**bridge, "comments": "b"}]}
+    inputs = checked(node_interfaces, news, outs)
+    assert [(e.method, e.path) for e in simulator.requests.entries()] == [("GET", NETWORK)]
+    simulator.requests.clear()
+    node_interfaces.update(rid, outs, inputs)
+    calls = [
+        (e.method, re.sub(r"UPID:[^/]+", "UPID", e.path)) for e in simulator.requests.entries()
+    ]
+    assert calls == [
+        ("GET", NETWORK),
+        ("PUT", f"{NETWORK}/vmbr2"),
+        ("GET", NETWORK),
+        ("PUT", NETWORK),
+        ("GET", "/nodes/pve1/tasks/UPID/status"),
+        ("GET", NETWORK),
     ]
