@@ -99,10 +99,10 @@ class SdnClient:
 
         return Uplinks(find("gateway", "address"), find("gateway6", "address6"))
 
-    def vnet_listed(self, node: str, vnet: str) -> bool:
-        """Whether ``GET /nodes/{node}/network?type=vnet`` lists the vnet (it runs there)."""
+    def vnets_listed(self, node: str) -> set[str]:
+        """The vnets ``GET /nodes/{node}/network?type=vnet`` lists (they run there)."""
         items = self._read(f"/nodes/{node}/network", {"type": "vnet"}) or []
-        return any(item.get("iface") == vnet for item in items)
+        return {str(item.get("iface")) for item in items}
 
     def reloads_since(self, node: str, since: int) -> list[dict[str, Any]]:
         """Network reload tasks (``srvreload``) of the node since ``since``, newest first.

@@ -43,40 +43,40 @@ from provider.sdn.model import (
 )
 from provider.sdn.plan import SdnState, desired_state, verify
 from provider.sdn.render import Uplinks, render_nodes
-from provider.sdn.transaction import SdnOutcome, SdnTransaction
+from provider.sdn.transaction import Objects, SdnOutcome, SdnTransaction, States, Unit
 
 IDENTITY = ("zone", "vnet")
 COMPUTED = ("rendered", "active_nodes")
 
 
-class SdnNetworkProvider(ConfiguredProvider):
-    """The engine-facing implementation of ``SdnNetwork``."""
+class SdnProviderBase(ConfiguredProvider):
+    """What the SDN providers share: the client, and checking one network at preview."""
 
     def _client(self) -> SdnClient:
         return SdnClient(self.settings)
 
-    # -- check / diff ----------------------------------------------------------------------------
+    def check_network(
+        self, news: dict[str, Any], resource: str = "SdnNetwork"
+    ) -> tuple[dict[str, Any], list[CheckFailure]]:
+        """One network's inputs validated and normalised, with ``rendered`` (its stanza).
 
-    def check(self, _olds: dict[str, Any], news: dict[str, Any]) -> CheckResult:
-        """Validate and normalise the inputs, and add ``rendered`` (the vnet's stanza).
-
-        For SNAT subnets the stanza names each node's uplink, which ``check``
-        reads from the nodes (no writes); without a connection it shows the
-        placeholders ``<uplink>`` / ``<uplink-address>``.
+        For SNAT subnets the stanza names each node's uplink, which is read from the nodes
+        (no writes); without a connection it shows the placeholders ``<uplink>`` /
+        ``<uplink-address>``.
         """
         news = coerce_numbers(dict(news))
         unknown = {name for name in FIELDS if name in news and is_unknown(news[name])}
         raw = {name: news[name] for name in FIELDS if news.get(name) is not None}
         spec, problems = parse_sdn(raw, unknown)
-        failures = unexpected_inputs(news, "SdnNetwork", FIELDS, COMPUTED)
+        failures = unexpected_inputs(news, resource, FIELDS, COMPUTED)
         failures += [CheckFailure(p.path, p.message) for p in naming_the_vnet(raw, problems)]
         if failures or spec is None:
-            return CheckResult(news, failures)
+            return news, failures
         failures, uplinks = self._read_at_preview(spec)  # as given: nodes[i] is the user's i
         spec = canonical(spec)
         news.update(sdn_to_inputs(spec))
         news["rendered"] = render_nodes(spec, uplinks)
-        return CheckResult(news, failures)
+        return news, failures
 
     def _read_at_preview(
         self, spec: SdnSpec
@@ -113,6 +113,16 @@ class SdnNetworkProvider(ConfiguredProvider):
             )
             return [], None
 
+
+class SdnNetworkProvider(SdnProviderBase):
+    """The engine-facing implementation of ``SdnNetwork``."""
+
+    # -- check / diff ----------------------------------------------------------------------------
+
+    def check(self, _olds: dict[str, Any], news: dict[str, Any]) -> CheckResult:
+        """Validate and normalise the inputs, and add ``rendered`` (the vnet's stanza)."""
+        return CheckResult(*self.check_network(news))
+
     def diff(self, _id: str, olds: dict[str, Any], news: dict[str, Any]) -> DiffResult:
         """``zone`` and ``vnet`` replace; the other inputs change in place.
 
@@ -138,58 +148,34 @@ class SdnNetworkProvider(ConfiguredProvider):
 
     def create(self, props: dict[str, Any]) -> CreateResult:
         """Create the zone, vnet and subnets with one apply; refuses ids that are taken."""
-        spec = _spec(props)
+        spec = spec_of(props)
+        unit = (spec.zone, spec.vnet)
 
-        def prepare(current: SdnObjects, cluster: list[str]) -> SdnState:
-            desired = desired_state(spec)
-            if not verify(spec.zone, spec.vnet, desired, current.state):
-                return desired  # already there: this create's own, its answer was lost
-            taken = [
-                f"{kind} '{name}'"
-                for kind, name, there in (
-                    ("zone", spec.zone, current.state.zone is not None),
-                    ("vnet", spec.vnet, current.state.vnet is not None),
-                )
-                if there
-            ]
-            if taken:
-                raise NodeError(
-                    f"{' and '.join(taken)} already exist in the cluster's SDN config and are not "
-                    "this resource's; pick other ids, or remove them (GUI: Datacenter > SDN) "
-                    "and run again"
-                )
-            _refuse_unknown_nodes(spec, cluster)
-            return desired
+        def prepare(current: Objects, cluster: list[str]) -> States:
+            return {unit: created(spec, current[unit], cluster)}
 
-        outcome = SdnTransaction(self._client(), spec.zone, spec.vnet).converge(prepare)
-        return CreateResult(f"{spec.zone}/{spec.vnet}", _outputs(props, outcome))
+        outcome = SdnTransaction(self._client(), [unit]).converge(prepare)
+        return CreateResult(f"{spec.zone}/{spec.vnet}", _outputs(props, outcome, unit))
 
     def update(self, _id: str, olds: dict[str, Any], news: dict[str, Any]) -> UpdateResult:
         """Change only what differs, with one apply; missing objects are created again."""
-        spec = _spec(news)
+        spec = spec_of(news)
+        unit = (spec.zone, spec.vnet)
 
-        def prepare(current: SdnObjects, cluster: list[str]) -> SdnState:
-            _refuse_foreign_zone(spec, current)
-            _refuse_unknown_nodes(spec, cluster)
-            return desired_state(spec)
+        def prepare(current: Objects, cluster: list[str]) -> States:
+            return {unit: updated(spec, current[unit], cluster)}
 
-        outcome = SdnTransaction(self._client(), spec.zone, spec.vnet).converge(prepare)
-        return UpdateResult(_outputs(news, outcome))
+        outcome = SdnTransaction(self._client(), [unit]).converge(prepare)
+        return UpdateResult(_outputs(news, outcome, unit))
 
     def delete(self, _id: str, props: dict[str, Any]) -> None:
         """Remove the subnets, the vnet and the zone (in that order) with one apply."""
-        zone, vnet = str(props["zone"]), str(props["vnet"])
+        unit = (str(props["zone"]), str(props["vnet"]))
 
-        def prepare(current: SdnObjects, _cluster: list[str]) -> SdnState:
-            if current.zone_vnets:
-                raise NodeError(
-                    f"zone {zone} also holds vnet(s) {', '.join(current.zone_vnets)}, which this "
-                    f"resource did not create; move or remove them (GUI: Datacenter > SDN > "
-                    "VNets) before deleting the zone"
-                )
-            return SdnState()
+        def prepare(current: Objects, _cluster: list[str]) -> States:
+            return {unit: deleted(unit, current[unit])}
 
-        SdnTransaction(self._client(), zone, vnet).converge(prepare)
+        SdnTransaction(self._client(), [unit]).converge(prepare)
 
     def read(self, id_: str, props: dict[str, Any]) -> ReadResult:
         """The running zone, vnet and subnets; gone when neither the zone nor the vnet runs."""
@@ -199,9 +185,9 @@ class SdnNetworkProvider(ConfiguredProvider):
             running = client.objects(zone, vnet, running=True).state
             if running.zone is None and running.vnet is None:
                 return ReadResult("", {})
-            active = [node for node in client.nodes() if client.vnet_listed(node, vnet)]
-            inputs = _inputs_from_state(zone, vnet, running)
-            spec = _live_spec(inputs)
+            active = [node for node in client.nodes() if vnet in client.vnets_listed(node)]
+            inputs = inputs_from_state(zone, vnet, running)
+            spec = live_spec(inputs)
             uplinks = None
             if any(subnet.snat for subnet in spec.subnets):
                 uplinks = {node: client.uplinks(node) for node in active}
@@ -219,10 +205,56 @@ class SdnNetworkProvider(ConfiguredProvider):
         return ReadResult(id_, outs, inputs)
 
 
-def _spec(props: Mapping[str, Any]) -> SdnSpec:
+def spec_of(props: Mapping[str, Any]) -> SdnSpec:
     """The spec of checked inputs (check already refused anything invalid)."""
     raw = {name: props[name] for name in FIELDS if props.get(name) is not None}
     return canonical(require_sdn(coerce_numbers(raw)))
+
+
+def created(spec: SdnSpec, current: SdnObjects, cluster: list[str]) -> SdnState:
+    """The target of a create: the network as desired; ids another network holds refused.
+
+    A network that already runs exactly as desired is this create's own, left by an
+    answer that was lost: done.
+    """
+    desired = desired_state(spec)
+    if not verify(spec.zone, spec.vnet, desired, current.state):
+        return desired
+    taken = [
+        f"{kind} '{name}'"
+        for kind, name, there in (
+            ("zone", spec.zone, current.state.zone is not None),
+            ("vnet", spec.vnet, current.state.vnet is not None),
+        )
+        if there
+    ]
+    if taken:
+        raise NodeError(
+            f"{' and '.join(taken)} already exist in the cluster's SDN config and are not "
+            "this resource's; pick other ids, or remove them (GUI: Datacenter > SDN) "
+            "and run again"
+        )
+    _refuse_unknown_nodes(spec, cluster)
+    return desired
+
+
+def updated(spec: SdnSpec, current: SdnObjects, cluster: list[str]) -> SdnState:
+    """The target of an update; a zone or vnet changed outside pvenet is refused."""
+    _refuse_foreign_zone(spec, current)
+    _refuse_unknown_nodes(spec, cluster)
+    return desired_state(spec)
+
+
+def deleted(unit: Unit, current: SdnObjects) -> SdnState:
+    """The target of a delete (nothing); a zone that holds other vnets is refused."""
+    zone = unit[0]
+    if current.zone_vnets:
+        raise NodeError(
+            f"zone {zone} also holds vnet(s) {', '.join(current.zone_vnets)}, which this "
+            "resource did not create; move or remove them (GUI: Datacenter > SDN > "
+            "VNets) before deleting the zone"
+        )
+    return SdnState()
 
 
 def _refuse_unknown_nodes(spec: SdnSpec, cluster: list[str]) -> None:
@@ -248,14 +280,14 @@ def _refuse_foreign_zone(spec: SdnSpec, current: SdnObjects) -> None:
         )
 
 
-def _outputs(inputs: Mapping[str, Any], outcome: SdnOutcome) -> dict[str, Any]:
+def _outputs(inputs: Mapping[str, Any], outcome: SdnOutcome, unit: Unit) -> dict[str, Any]:
     return {
         **{k: inputs.get(k) for k in (*FIELDS, "rendered")},
-        "active_nodes": outcome.active_nodes,
+        "active_nodes": outcome.active_nodes[unit],
     }
 
 
-def _inputs_from_state(zone: str, vnet: str, state: SdnState) -> dict[str, Any]:
+def inputs_from_state(zone: str, vnet: str, state: SdnState) -> dict[str, Any]:
     """The inputs that describe ``state`` (what refresh records as the live config)."""
     subnets = [
         {
@@ -267,7 +299,7 @@ def _inputs_from_state(zone: str, vnet: str, state: SdnState) -> dict[str, Any]:
         }
         for cidr, subnet in state.subnets.items()
     ]
-    live = _live_spec({"zone": zone, "vnet": vnet, "subnets": subnets})
+    live = live_spec({"zone": zone, "vnet": vnet, "subnets": subnets})
     nodes = state.zone.nodes if state.zone is not None else None
     return {
         "zone": zone,
@@ -279,7 +311,7 @@ def _inputs_from_state(zone: str, vnet: str, state: SdnState) -> dict[str, Any]:
     }
 
 
-def _live_spec(inputs: Mapping[str, Any]) -> SdnSpec:
+def live_spec(inputs: Mapping[str, Any]) -> SdnSpec:
     """A spec of what runs, trusted as read (the cluster may hold what pvenet would refuse)."""
     subnets = [
         SubnetSpec.model_construct(

@@ -1,4 +1,8 @@
-"""One change to an SDN network as one transaction: refuse, lock, write, apply once, verify.
+"""One change to SDN networks as one transaction: refuse, lock, write, apply once, verify.
+
+A transaction covers one or more networks (a zone and its vnet each, with the vnet's
+subnets): every network of a stack can change with one ``PUT /cluster/sdn``, one reload of
+each node.
 
 ``SdnTransaction.converge`` is the only way pvenet changes the SDN config. It
 gives the guarantees ``provider.node.transaction`` gives for a node's interfaces:
@@ -31,7 +35,7 @@ pending any more; a task or read-back that cannot be read is reported as such.
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from typing import TypeVar
 
@@ -47,14 +51,25 @@ INVALID_PENDING = "configuration has pending changes"  # POST /cluster/sdn/lock'
 APPLY_ATTEMPTS = 2  # a PUT whose connection dropped before the server ran it is sent once more
 CLEANUP_ROUNDS = 3
 
+Unit = tuple[str, str]
+"""One network: its zone id and its vnet id."""
+Objects = dict[Unit, SdnObjects]
+States = dict[Unit, SdnState]
+Write = tuple[Unit, SdnStep]
+
+
+def unit_name(unit: Unit) -> str:
+    """``zone Z / vnet V``: how messages name one network."""
+    return f"zone {unit[0]} / vnet {unit[1]}"
+
 
 @dataclass(frozen=True)
 class SdnOutcome:
-    """What a converge did: the writes (empty when nothing changed) and where the vnet runs."""
+    """What a converge did: the writes (empty when nothing changed) and where the vnets run."""
 
-    steps: list[SdnStep]
-    running: SdnState
-    active_nodes: list[str]
+    steps: list[Write]
+    running: States
+    active_nodes: dict[Unit, list[str]]
 
 
 class _Lock:
@@ -65,38 +80,49 @@ class _Lock:
         self.held = False
 
 
-class SdnTransaction:
-    """Converges a zone, its vnet and its subnets to a target, or leaves them as they were."""
+def ordered(per_unit: Mapping[Unit, list[SdnStep]]) -> list[Write]:
+    """All networks' writes: every delete first (one network may free an id or a subnet
+    another takes), then the rest, each network's in its own order."""
+    writes = [(unit, step) for unit in sorted(per_unit) for step in per_unit[unit]]
+    return [w for w in writes if w[1].action == "delete"] + [
+        w for w in writes if w[1].action != "delete"
+    ]
 
-    def __init__(self, client: SdnClient, zone: str, vnet: str) -> None:
+
+class SdnTransaction:
+    """Converges SDN networks (zone, vnet, subnets each) to targets, or leaves them as they were."""
+
+    def __init__(self, client: SdnClient, units: Iterable[Unit]) -> None:
         self.client = client
-        self.zone = zone
-        self.vnet = vnet
-        self.name = f"zone {zone} / vnet {vnet}"
+        self.units = sorted(set(units))
+        self.name = "; ".join(unit_name(u) for u in self.units)
         self._applied_at: int | None = None  # start time of this transaction's apply task
 
     # -- the transaction -------------------------------------------------------------------------
 
-    def converge(self, prepare: Callable[[SdnObjects, list[str]], SdnState]) -> SdnOutcome:
-        """Make the objects equal the state ``prepare`` returns, with at most one apply.
+    def converge(self, prepare: Callable[[Objects, list[str]], States]) -> SdnOutcome:
+        """Make the networks equal the states ``prepare`` returns, with at most one apply.
 
-        ``prepare`` sees the objects as read (with nothing pending) and the
-        cluster's node names, and returns the target (``SdnState()`` = remove
-        everything); it may raise to refuse the change before any write.
+        ``prepare`` sees each network's objects as read (with nothing pending) and the
+        cluster's node names, and returns each network's target (``SdnState()`` = remove
+        it); it may raise to refuse the change before any write.
         """
         endpoint = self.client.settings.endpoint
         with sdn_change(endpoint):
             cluster = self._before_writes("reading the cluster's nodes", self.client.nodes)
             with node_change(endpoint, *cluster):
 
-                def read() -> tuple[SdnObjects, SdnState]:
+                def read() -> tuple[Objects, States]:
                     self._refuse_staged_node_changes(cluster)
                     self._refuse_foreign_sdn_changes()
-                    before = self.client.objects(self.zone, self.vnet)
+                    before = {unit: self.client.objects(*unit) for unit in self.units}
                     return before, prepare(before, cluster)
 
-                before, target = self._before_writes("reading the SDN config", read)
-                steps = plan(self.zone, self.vnet, before.state, target)
+                objects, target = self._before_writes("reading the SDN config", read)
+                before = {unit: found.state for unit, found in objects.items()}
+                steps = ordered(
+                    {unit: plan(*unit, before[unit], target[unit]) for unit in self.units}
+                )
                 if not steps:
                     mismatches = self._verify_applied(target, cluster)
                     if mismatches:
@@ -107,9 +133,9 @@ class SdnTransaction:
                     return self._outcome([], target, cluster)
                 lock = self._before_writes("taking the SDN lock", self._lock)
                 try:
-                    self._write(steps, lock, before.state)
-                    self._check_pending(lock, before.state)
-                    failure = self._apply(lock, before.state)
+                    self._write(steps, lock, before)
+                    self._check_pending(lock, before)
+                    failure = self._apply(lock, before)
                 finally:
                     self._release_if_held(lock)
                 mismatches = [] if failure else self._verify_applied(target, cluster)
@@ -118,7 +144,7 @@ class SdnTransaction:
                 reason = failure or "the cluster does not run the change: " + "; ".join(
                     str(m) for m in mismatches
                 )
-                raise self._restore(before.state, cluster, f"{self.name}: {reason}")
+                raise self._restore(before, cluster, f"{self.name}: {reason}")
 
     def _before_writes(self, what: str, call: Callable[[], T]) -> T:
         """Run a step that precedes every write; a failed API call says nothing was changed."""
@@ -134,7 +160,7 @@ class SdnTransaction:
                 f"{self.name}: {what} failed: {describe_sdn(error)}; nothing was changed"
             ) from None
 
-    def _verify_applied(self, target: SdnState, cluster: list[str]) -> list[Mismatch]:
+    def _verify_applied(self, target: States, cluster: list[str]) -> list[Mismatch]:
         """``_verify`` after an apply; a failed read cannot tell, and says so."""
         try:
             return self._verify(target, cluster)
@@ -146,9 +172,9 @@ class SdnTransaction:
     def _cannot_tell(self, what: str) -> NodeError:
         return cannot_tell(self.name, what, "cluster")
 
-    def _outcome(self, steps: list[SdnStep], target: SdnState, cluster: list[str]) -> SdnOutcome:
-        expected = _expected_nodes(target, cluster)
-        return SdnOutcome(steps, target, sorted(expected))
+    def _outcome(self, steps: list[Write], target: States, cluster: list[str]) -> SdnOutcome:
+        active = {unit: sorted(_expected_nodes(target[unit], cluster)) for unit in self.units}
+        return SdnOutcome(steps, target, active)
 
     # -- refusals --------------------------------------------------------------------------------
 
@@ -191,22 +217,23 @@ class SdnTransaction:
             return
         lock.held = False
 
-    def _write(self, steps: list[SdnStep], lock: _Lock, before: SdnState) -> None:
+    def _write(self, steps: list[Write], lock: _Lock, before: States) -> None:
         done = 0
         try:
-            for step in steps:
-                self._write_one(step, lock)
+            for unit, step in steps:
+                self._write_one(unit, step, lock)
                 done += 1
         except ApiCallFailed as error:
             raise self._roll_back_pending(
                 lock,
                 before,
-                f"{self.name}: SDN write {done + 1} of {len(steps)} ({steps[done]}) failed: "
+                f"{unit_name(steps[done][0])}: SDN write {done + 1} of {len(steps)} "
+                f"({steps[done][1]}) failed: "
                 f"{describe_sdn(error)}",
                 unanswered=not error.answered,
             ) from None
 
-    def _write_one(self, step: SdnStep, lock: _Lock) -> None:
+    def _write_one(self, unit: Unit, step: SdnStep, lock: _Lock) -> None:
         """One write; after a failure that may have been passing (no answer, a gateway's or a
         bare 500) it is sent once more, unless the pending config shows it was done.
 
@@ -214,20 +241,24 @@ class SdnTransaction:
         IPAM, so a subnet deleted and then rolled back cannot be deleted again.
         """
         try:
-            self.client.write(self.zone, self.vnet, step, lock.token)
+            self.client.write(*unit, step, lock.token)
         except ApiCallFailed as error:
             if not passing(error):
                 raise
             if not error.answered:
                 time.sleep(self.client.settings.timeout)  # let it land if it is still coming
-            if step_done(step, self.client.objects(self.zone, self.vnet).state):
+            if step_done(step, self.client.objects(*unit).state):
                 return
-            self.client.write(self.zone, self.vnet, step, lock.token)
+            self.client.write(*unit, step, lock.token)
 
-    def _check_pending(self, lock: _Lock, before: SdnState) -> None:
+    def _check_pending(self, lock: _Lock, before: States) -> None:
         """Apply only our change: another client's pending objects (possible where the server
         has no lock) are not applied along with it."""
-        ours = {f"zone {self.zone} ", f"vnet {self.vnet} ", f"subnet {self.zone}-"}
+        ours = {
+            prefix
+            for zone, vnet in self.units
+            for prefix in (f"zone {zone} ", f"vnet {vnet} ", f"subnet {zone}-")
+        }
         try:
             pending = self.client.pending_changes()
         except ApiCallFailed as error:
@@ -245,7 +276,7 @@ class SdnTransaction:
                 f"changes ({', '.join(foreign)}); applying now would apply them too",
             )
 
-    def _apply(self, lock: _Lock, before: SdnState) -> str | None:
+    def _apply(self, lock: _Lock, before: States) -> str | None:
         """Apply once and wait; the failure, or None when the task ended OK."""
         for attempt in range(APPLY_ATTEMPTS):
             try:
@@ -286,7 +317,7 @@ class SdnTransaction:
         return None
 
     def _roll_back_pending(
-        self, lock: _Lock, before: SdnState, what: str, unanswered: bool = False
+        self, lock: _Lock, before: States, what: str, unanswered: bool = False
     ) -> NodeError:
         """Undo written but unapplied changes; the error that says what happened.
 
@@ -323,36 +354,47 @@ class SdnTransaction:
             "config is as before"
         )
 
-    def _undo_pending(self, lock: _Lock, before: SdnState) -> None:
+    def _undo_pending(self, lock: _Lock, before: States) -> None:
         """Roll the pending config back (releasing the lock), or without a lock (before PVE
         9) write the previous objects back."""
         if lock.token is not None:
             self.client.rollback(lock.token if lock.held else None)
             lock.held = False
             return
-        now = self.client.objects(self.zone, self.vnet).state
-        for step in plan(self.zone, self.vnet, now, before):
-            self.client.write(self.zone, self.vnet, step, None)
+        for unit, step in self._back_to(before):
+            self.client.write(*unit, step, None)
+
+    def _back_to(self, before: States) -> list[Write]:
+        """The writes that take the pending config of every network back to ``before``."""
+        return ordered(
+            {
+                unit: plan(*unit, self.client.objects(*unit).state, before[unit])
+                for unit in self.units
+            }
+        )
 
     # -- verification and restore ----------------------------------------------------------------
 
-    def _verify(self, target: SdnState, cluster: list[str]) -> list[Mismatch]:
-        """Differences between the target and what runs: the running config and each node."""
-        running = self.client.objects(self.zone, self.vnet, running=True).state
-        found = verify(self.zone, self.vnet, target, running)
-        expected = _expected_nodes(target, cluster)
+    def _verify(self, target: States, cluster: list[str]) -> list[Mismatch]:
+        """Differences between the targets and what runs: the running config and each node."""
+        found: list[Mismatch] = []
+        for unit in self.units:
+            running = self.client.objects(*unit, running=True).state
+            found.extend(verify(*unit, target[unit], running))
         for node in cluster:
             if self._applied_at is not None:
                 found.extend(self._reload_mismatches(node, self._applied_at))
-            listed = self.client.vnet_listed(node, self.vnet)
-            if listed != (node in expected):
-                found.append(
-                    Mismatch(
-                        f"node {node}.vnets.{self.vnet}",
-                        "listed" if node in expected else "absent",
-                        "listed" if listed else "absent",
+            listed = self.client.vnets_listed(node)
+            for zone, vnet in self.units:
+                expected = node in _expected_nodes(target[(zone, vnet)], cluster)
+                if (vnet in listed) != expected:
+                    found.append(
+                        Mismatch(
+                            f"node {node}.vnets.{vnet}",
+                            "listed" if expected else "absent",
+                            "listed" if vnet in listed else "absent",
+                        )
                     )
-                )
         return found
 
     def _reload_mismatches(self, node: str, since: int) -> list[Mismatch]:
@@ -361,18 +403,17 @@ class SdnTransaction:
         status = str(reloads[0].get("status", "running")) if reloads else "no reload task"
         return [] if status == "OK" else [Mismatch(f"node {node}.reload", "OK", status)]
 
-    def _restore(self, before: SdnState, cluster: list[str], reason: str) -> NodeError:
+    def _restore(self, before: States, cluster: list[str], reason: str) -> NodeError:
         """Write the previous objects back and apply them again; the error to raise."""
         lock = _Lock()
         try:
-            now = self.client.objects(self.zone, self.vnet).state
-            steps = plan(self.zone, self.vnet, now, before)
+            steps = self._back_to(before)
             failure = None
             if steps:
                 lock = self._lock()
                 try:
-                    for step in steps:
-                        self.client.write(self.zone, self.vnet, step, lock.token)
+                    for unit, step in steps:
+                        self.client.write(*unit, step, lock.token)
                     upid = self.client.apply(lock.token)
                     lock.held = False
                     self._applied_at = upid_starttime(upid)

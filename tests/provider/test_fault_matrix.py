@@ -1,8 +1,9 @@
 """The fault matrix: every request of every change, failed every way a network fails it.
 
 For each change (a NodeInterfaces set created, updated, deleted; an SdnNetwork created,
-updated, deleted), a clean run records its requests. Then, on a fresh simulator each time,
-every one of those requests is made to fail once, in every way that applies to it: a bare
+updated, deleted; SdnNetworks changing one network and adding another in one apply), a
+clean run records its requests. Then, on a fresh simulator each time, every one of those
+requests is made to fail once, in every way that applies to it: a bare
 500, a dropped connection (not carried out), a lost answer (carried out), an answer later
 than the client waits (carried out late), a lock timeout (staging writes), a failed task
 (applies). After each faulted change:
@@ -30,6 +31,7 @@ from pulumi.dynamic import Config, ConfigureRequest
 
 from provider.engine import ConfiguredProvider
 from provider.node.resource import NodeInterfacesProvider
+from provider.sdn.networks import SdnNetworksProvider
 from provider.sdn.resource import SdnNetworkProvider
 from simulator.faults import Fault
 from simulator.node import INTERFACES_NEW
@@ -74,11 +76,12 @@ SDN_B = {
 
 @dataclass
 class Providers:
-    """Both providers, configured for one simulator as the engine configures them."""
+    """The providers, configured for one simulator as the engine configures them."""
 
     sim: SimulatorHandle
     node: NodeInterfacesProvider
     sdn: SdnNetworkProvider
+    networks: SdnNetworksProvider
 
 
 def _configured(provider: ConfiguredProvider, sim: SimulatorHandle) -> Any:
@@ -139,6 +142,23 @@ def _sdn_delete(p: Providers, state: State) -> None:
     p.sdn.delete(state["id"], state["outs"])
 
 
+SDN_ROUTED = {
+    "zone": "pubrt",
+    "vnet": "pubnet",
+    "subnets": [{"cidr": "203.0.113.16/28", "gateway": "203.0.113.17"}],
+}
+
+
+def _networks_setup(p: Providers) -> State:
+    created = p.networks.create(_inputs(p.networks, {"networks": [SDN_A]}))
+    return {"id": created.id, "outs": dict(created.outs or {})}
+
+
+def _networks_update(p: Providers, state: State) -> None:
+    news = _inputs(p.networks, {"networks": [SDN_B, SDN_ROUTED]}, state["outs"])
+    p.networks.update(state["id"], state["outs"], news)
+
+
 CHANGES = {
     "node-create": Change(lambda p: {}, _node_create),
     "node-update": Change(_node_setup, _node_update),
@@ -146,6 +166,7 @@ CHANGES = {
     "sdn-create": Change(lambda p: {}, _sdn_create),
     "sdn-update": Change(_sdn_setup, _sdn_update),
     "sdn-delete": Change(_sdn_setup, _sdn_delete),
+    "sdn-networks-update": Change(_networks_setup, _networks_update),
 }
 
 
@@ -182,6 +203,7 @@ def _providers(directory: Path) -> Iterator[Providers]:
             sim,
             _configured(NodeInterfacesProvider(), sim),
             _configured(SdnNetworkProvider(), sim),
+            _configured(SdnNetworksProvider(), sim),
         )
 
 
