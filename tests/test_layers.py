@@ -9,6 +9,7 @@ processes or Pulumi. ``tests/simulator/test_independence.py`` keeps the simulato
 from __future__ import annotations
 
 import ast
+import tomllib
 from pathlib import Path
 
 import pytest
@@ -101,3 +102,38 @@ def test_the_rule_sees_an_import_of_io() -> None:
     """The walk follows imports through project modules (so the test above can fail)."""
     assert "requests" in _reach("provider.api.session")
     assert "provider.api.session" in _reach("provider.node.client")
+
+
+SERVER_SIDE = ("simulator", "aiohttp", "trustme", "proxmoxer")
+"""What only the simulator needs: the ``simulator`` extra, not a program's dependencies."""
+PROGRAM_SIDE = (
+    "components",
+    "components.node",
+    "components.sdn",
+    "components.stack",
+    "components.deploy",
+    "provider.node.resource",
+    "provider.sdn.resource",
+    "provider.sdn.networks",
+)
+
+
+@pytest.mark.parametrize("module", PROGRAM_SIDE)
+def test_a_program_using_the_components_does_not_need_the_simulator(module: str) -> None:
+    bad = {
+        imported: via
+        for imported, via in _reach(module).items()
+        if imported.split(".")[0] in SERVER_SIDE
+    }
+    assert bad == {}, f"{module} reaches the simulator's side: " + ", ".join(
+        f"{imported} (imported by {via})" for imported, via in sorted(bad.items())
+    )
+
+
+def test_the_simulators_libraries_are_an_extra() -> None:
+    """``pip install pvenet`` gives a program what it needs; ``[simulator]`` adds the server."""
+    project = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
+    base = " ".join(project["dependencies"])
+    assert not any(name in base for name in SERVER_SIDE)
+    extra = " ".join(project["optional-dependencies"]["simulator"])
+    assert all(name in extra for name in ("aiohttp", "trustme"))
