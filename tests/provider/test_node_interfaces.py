@@ -602,3 +602,27 @@ def test_a_one_interface_update_takes_six_requests_and_its_preview_none_but_a_re
         ("GET", "/nodes/pve1/tasks/UPID/status"),
         ("GET", NETWORK),
     ]
+
+
+def test_an_apply_whose_result_cannot_be_read_says_so_and_the_rerun_takes_it_as_done(
+    simulator: SimulatorHandle, node_interfaces: NodeInterfacesProvider
+) -> None:
+    """The node applies, then cannot be read back (a gateway keeps failing): pvenet says it
+    cannot tell, not that it failed or succeeded; the next run finds the set live and is
+    done without another apply."""
+    inputs = checked(
+        node_interfaces, {"node": "pve1", "interfaces": [{"iface": "vmbr6", "type": "bridge"}]}
+    )
+    # the third read of this create is the one after the apply; it and its retries fail
+    simulator.faults.arm(Fault("error", method="GET", path=NETWORK, nth=3, times=10, status=502))
+    with pytest.raises(NodeError) as caught:
+        node_interfaces.create(inputs)
+    message = str(caught.value)
+    assert message.startswith("pve1: verifying the change: reading the node back failed (HTTP 502")
+    assert "pvenet cannot tell whether the node runs it" in message
+    simulator.faults.clear()
+    applies_before = applies(simulator)
+    created = node_interfaces.create(inputs)
+    assert applies(simulator) == applies_before
+    assert created.outs is not None
+    assert "vmbr6" in node_config(simulator)
