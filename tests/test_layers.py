@@ -18,6 +18,7 @@ PURE = (
     "provider.text",
     "provider.addresses",
     "provider.errors",
+    "provider.problems",
     "provider.node.model",
     "provider.node.dialect",
     "provider.node.plan",
