@@ -42,8 +42,9 @@ from components.node_arguments import (
     no_rules,
     vid_strings,
 )
-from provider.node.model import BondMode, HashPolicy, Problem
+from provider.node.model import BondMode, HashPolicy
 from provider.node.resource import NodeInterfaces
+from provider.problems import Problem
 
 LACP_MODE = "802.3ad"
 

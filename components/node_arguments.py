@@ -18,7 +18,8 @@ from typing import Any
 import pulumi
 
 from components.errors import ArgumentProblem, InvalidArguments
-from provider.node.model import Problem, parse_interfaces
+from provider.node.model import parse_interfaces
+from provider.problems import Problem
 
 # Interface settings whose rules also read other settings of the same interface. While one of
 # those is an Output (unknown until it resolves), a problem with the setting cannot be trusted

@@ -31,7 +31,7 @@ from pydantic import TypeAdapter, ValidationError
 
 from components.errors import ArgumentProblem, InvalidArguments
 from provider.addresses import plain_address, reserved_in
-from provider.node.model import Problem
+from provider.problems import Problem
 from provider.sdn.model import IpText, parse_sdn
 from provider.sdn.resource import SdnNetwork
 from provider.text import shown

@@ -37,11 +37,11 @@ from pydantic import (
     StrictBool,
     ValidationError,
 )
-from pydantic_core import ErrorDetails
 
 from provider.errors import InvalidSpec
 from provider.node.model import BondMode, HashPolicy, WholeNumber
 from provider.node.resource import NODE_RE
+from provider.problems import Location, Wording, pydantic_problems
 from provider.text import shown
 
 CONFIG_KEY = "pvenet:networks"
@@ -227,40 +227,24 @@ def parse_networks(raw: Any) -> Networks:
     try:
         networks = Networks.model_validate(raw)
     except ValidationError as error:
-        raise StackConfigError([_problem(e) for e in error.errors()]) from None
+        raise StackConfigError(
+            [ConfigProblem(p.path, p.message) for p in pydantic_problems(error, _WORDING)]
+        ) from None
     if problems := _duplicate_names(networks):
         raise StackConfigError(problems)
     return networks
 
 
-def _path(location: Sequence[int | str]) -> str:
-    """``("nat", 0, "cidr")`` -> ``nat[0].cidr``."""
-    text = ""
-    for part in location:
-        if isinstance(part, int):
-            text += f"[{part}]"
-        else:
-            text += f".{part}" if text else part
-    return text
+def _unknown_key(location: Location) -> str:
+    """The sentence for a mode or an argument the schema does not know."""
+    if len(location) == 1:
+        return f"is not a network mode; the modes are {', '.join(MODES)}"
+    known = ", ".join(ENTRY_MODELS[str(location[0])].model_fields)
+    return f"is not an argument of {location[0]} networks; use {known}"
 
 
-def _problem(error: ErrorDetails) -> ConfigProblem:
-    """A pydantic error as a problem in the stack file's words."""
-    location = tuple(error["loc"])
-    path = _path(location)
-    kind = error["type"]
-    if kind == "extra_forbidden" and len(location) == 1:
-        return ConfigProblem(path, f"is not a network mode; the modes are {', '.join(MODES)}")
-    if kind == "extra_forbidden" and len(location) == 3:
-        model = ENTRY_MODELS[str(location[0])]
-        known = ", ".join(model.model_fields)
-        return ConfigProblem(path, f"is not an argument of {location[0]} networks; use {known}")
-    if kind == "missing":
-        return ConfigProblem(path, "is required")
-    reason = str(error["msg"]).removeprefix("Value error, ")
-    if kind != "value_error":
-        reason += f" (got {error['input']!r})"
-    return ConfigProblem(path, reason)
+_WORDING = Wording(extra=_unknown_key)
+"""pydantic's errors about ``pvenet:networks``, worded for a stack file."""
 
 
 def _duplicate_names(networks: Networks) -> list[ConfigProblem]:
