@@ -39,8 +39,8 @@ from pydantic import (
 )
 
 from provider.errors import InvalidSpec
+from provider.names import NodeName
 from provider.node.model import BondMode, HashPolicy, WholeNumber
-from provider.node.resource import NODE_RE
 from provider.problems import Location, Wording, pydantic_problems
 from provider.text import shown
 
@@ -74,12 +74,6 @@ class StackConfigError(InvalidSpec, pulumi.RunError):
         super().__init__("\n".join(str(p) for p in self.problems))
 
 
-def _node_name(value: str) -> str:
-    if not NODE_RE.fullmatch(value):
-        raise ValueError(f"{shown(value)} is not a Proxmox node name (letters, digits and '-')")
-    return value
-
-
 def _resource_name(value: str) -> str:
     if not NAME_RE.fullmatch(value):
         raise ValueError(
@@ -94,7 +88,6 @@ def _vid_text(value: Any) -> Any:
     return str(value) if isinstance(value, int) and not isinstance(value, bool) else value
 
 
-NodeName = Annotated[str, AfterValidator(_node_name)]
 ResourceName = Annotated[str, AfterValidator(_resource_name)]
 VlanIds = list[Annotated[str, BeforeValidator(_vid_text)]]
 

@@ -18,6 +18,7 @@ PURE = (
     "provider.text",
     "provider.addresses",
     "provider.errors",
+    "provider.names",
     "provider.problems",
     "provider.node.model",
     "provider.node.dialect",

@@ -12,7 +12,6 @@ provider was unpickled), and ``__getstate__`` keeps them out of any pickle.
 
 from __future__ import annotations
 
-import re
 import socket
 from collections.abc import Mapping
 from typing import Any
@@ -32,6 +31,7 @@ from provider.engine import ConfiguredProvider, unexpected_inputs
 from provider.engine import coerce_numbers as _coerce_numbers
 from provider.engine import is_unknown as _is_unknown
 from provider.errors import ApiCallFailed, NodeError
+from provider.names import NODE_RE
 from provider.node import dialect
 from provider.node.client import Client
 from provider.node.guard import dynamic_address_changes, management_changes
@@ -42,7 +42,6 @@ from provider.node.verify import verify
 from provider.node.wire import spec_from_api, stanza_of
 from provider.text import shown
 
-NODE_RE = re.compile(r"[a-zA-Z0-9]([a-zA-Z0-9\-]*[a-zA-Z0-9])?")
 FLAGS = ("adopt", "allow_management_change", "allow_dhcp_to_static")
 INPUT_KEYS = ("node", "interfaces", *FLAGS)
 OUTPUT_KEYS = ("rendered", "live", "adopted")

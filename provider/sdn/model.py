@@ -44,13 +44,13 @@ from pydantic_core import ErrorDetails
 
 from provider.addresses import IpAddress, IpNetwork, plain_address, reserved_in, unusable
 from provider.errors import InvalidSpec
+from provider.names import NodeName
 from provider.node.model import MTU_MAX, MTU_MIN, Mtu
 from provider.problems import Location, Problem, Wording, pydantic_problems
 from provider.text import check_text, shown
 
 SDN_ID_RE = re.compile(r"[a-zA-Z][a-zA-Z0-9]*[a-zA-Z0-9]")
 SDN_ID_MIN, SDN_ID_MAX = 2, 8
-NODE_RE = re.compile(r"[a-zA-Z0-9]([a-zA-Z0-9\-]*[a-zA-Z0-9])?")
 # pve-network's vnet alias pattern, case-insensitive; ')-_' is a character range there.
 ALIAS_RE = re.compile(r"(?i:[\(\)-_.\w\d\s]{0,256})")
 ALIAS_MAX = 256
@@ -70,12 +70,6 @@ def _check_sdn_id(value: str) -> str:
             f"{shown(value)} is not a valid SDN id: {SDN_ID_MIN} to {SDN_ID_MAX} letters or "
             "digits, starting with a letter (no '-', '_' or '.')"
         )
-    return value
-
-
-def _check_node(value: str) -> str:
-    if not NODE_RE.fullmatch(value):
-        raise ValueError(f"{shown(value)} is not a Proxmox node name (letters, digits and '-')")
     return value
 
 
@@ -119,7 +113,6 @@ def _check_alias(value: str) -> str:
 
 
 SdnId = Annotated[str, AfterValidator(_check_sdn_id)]
-NodeName = Annotated[str, AfterValidator(_check_node)]
 Network = Annotated[str, AfterValidator(_check_network)]
 IpText = Annotated[str, AfterValidator(_check_ip)]
 Alias = Annotated[str, AfterValidator(_check_alias)]
