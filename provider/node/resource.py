@@ -37,7 +37,13 @@ from provider.node.client import Client
 from provider.node.guard import dynamic_address_changes, management_changes
 from provider.node.model import EthSpec, Spec, load_spec, parse_interfaces, spec_to_dict
 from provider.node.plan import PlanError, plan
-from provider.node.transaction import Snapshot, Transaction, resolve, snapshot
+from provider.node.transaction import (
+    UNMANAGED_WHEN_NONE,
+    Snapshot,
+    Transaction,
+    resolve,
+    snapshot,
+)
 from provider.node.verify import verify
 from provider.node.wire import spec_from_api, stanza_of
 from provider.text import shown
@@ -45,7 +51,6 @@ from provider.text import shown
 FLAGS = ("adopt", "allow_management_change", "allow_dhcp_to_static")
 INPUT_KEYS = ("node", "interfaces", *FLAGS)
 OUTPUT_KEYS = ("rendered", "live", "adopted")
-UNMANAGED_WHEN_NONE = ("mtu", "comments")
 
 
 def render_set(specs: list[Spec]) -> str:
