@@ -152,11 +152,6 @@ class SubnetSpec(BaseModel):
         """The subnet as an ``ipaddress`` network."""
         return ipaddress.ip_network(self.cidr)
 
-    def subnet_id(self, zone: str) -> str:
-        """pve-network's id of this subnet in ``zone``: ``<zone>-<network>-<mask>``."""
-        network = self.network
-        return f"{zone}-{network.network_address}-{network.prefixlen}"
-
 
 class SdnSpec(BaseModel):
     """One Simple zone, one vnet in it and the vnet's subnets.

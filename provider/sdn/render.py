@@ -26,6 +26,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 
 from provider.sdn.model import SdnSpec
+from provider.sdn.wire import subnet_id
 
 SDN_FILE = "/etc/network/interfaces.d/sdn"
 CONNTRACK = "PREROUTING -i fwbr+ -j CT --zone 1"
@@ -69,7 +70,7 @@ def vnet_lines(spec: SdnSpec, uplinks: Uplinks) -> list[str]:
     lines: list[str] = []
     addresses: set[str] = set()
     forward = {4: False, 6: False}
-    for subnet in sorted(spec.subnets, key=lambda s: s.subnet_id(spec.zone)):
+    for subnet in sorted(spec.subnets, key=lambda s: subnet_id(spec.zone, s.cidr)):
         network = subnet.network
         gateway = subnet.gateway
         if gateway:
