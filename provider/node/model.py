@@ -115,6 +115,15 @@ WholeNumber = Annotated[int, BeforeValidator(_whole_number)]
 Mtu = Annotated[WholeNumber, Field(ge=MTU_MIN, le=MTU_MAX)]
 
 
+def _vid_text(value: Any) -> Any:
+    """A VLAN id given as a number (``10``, or the engine's ``10.0`` made 10) as text."""
+    return str(value) if isinstance(value, int) and not isinstance(value, bool) else value
+
+
+VlanIdText = Annotated[str, BeforeValidator(_vid_text)]
+"""A VLAN id or range as text (``"10"``, ``"100-200"``); a number is taken as its text."""
+
+
 class _InterfaceBase(BaseModel):
     """Settings every interface type has. ``None`` leaves a setting as the node has it."""
 
@@ -192,7 +201,7 @@ class BridgeSpec(_InterfaceBase):
     type: Literal["bridge"] = "bridge"
     bridge_ports: list[str] = Field(default_factory=list)
     bridge_vlan_aware: bool = Field(False, strict=True)
-    bridge_vids: list[str] | None = None
+    bridge_vids: list[VlanIdText] | None = None
 
     @field_validator("iface")
     @classmethod
@@ -208,14 +217,6 @@ class BridgeSpec(_InterfaceBase):
     @classmethod
     def _ports(cls, value: list[str]) -> list[str]:
         return _sorted_unique_names(value)
-
-    @field_validator("bridge_vids", mode="before")
-    @classmethod
-    def _vid_numbers(cls, value: Any) -> Any:
-        """The engine sends numbers (10.0, coerced to 10): VLAN ids are kept as text."""
-        if isinstance(value, list):
-            return [str(v) if isinstance(v, int) and not isinstance(v, bool) else v for v in value]
-        return value
 
     @field_validator("bridge_vids")
     @classmethod
