@@ -54,6 +54,8 @@ BondMode = Literal[
 ]
 HashPolicy = Literal["layer2", "layer2+3", "layer3+4"]
 BOND_MODES: tuple[str, ...] = get_args(BondMode)
+"""The Linux bonding modes in the kernel's numbering (``bond-mode 4`` is ``802.3ad``), which
+``provider.node.dialect`` reads numbered modes by."""
 HASH_POLICIES: tuple[str, ...] = get_args(HashPolicy)
 HASH_POLICY_MODES = ("balance-xor", "802.3ad")
 
