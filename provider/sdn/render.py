@@ -116,8 +116,3 @@ def render_nodes(spec: SdnSpec, uplinks: Mapping[str, Uplinks] | None) -> str:
     if len(set(stanzas.values())) == 1:
         return next(iter(stanzas.values()))
     return "\n".join(f"# {node}: {SDN_FILE}\n{text}" for node, text in stanzas.items())
-
-
-def sdn_file(version: int, stanzas: list[str]) -> str:
-    """A whole ``interfaces.d/sdn`` file: the version line, then each vnet's stanza."""
-    return f"#version:{version}\n" + "".join(f"\n{stanza}" for stanza in stanzas)
