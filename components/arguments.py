@@ -167,12 +167,14 @@ class ComponentArgs(BaseModel):
         )
 
 
-_SHOWN_AS: Mapping[Any, str] = {DhcpRange: "tuple[str, str]"}
+_SHOWN_AS: Mapping[Any, str] = {DhcpRange: "tuple[str, str]", VlanIdText: "int | str"}
 """Types a caller gives in another form than the field holds."""
 
 
 def _type_text(annotation: Any) -> str:
     """A field's type as a caller reads it: ``list[str] | None``, without pydantic's rules."""
+    if shown := next((text for kind, text in _SHOWN_AS.items() if kind == annotation), None):
+        return shown
     origin, args = get_origin(annotation), get_args(annotation)
     if origin is Annotated:
         return _type_text(args[0])
@@ -184,7 +186,7 @@ def _type_text(annotation: Any) -> str:
         return f"list[{_type_text(args[0])}]"
     if annotation is type(None):
         return "None"
-    return _SHOWN_AS.get(annotation) or str(getattr(annotation, "__name__", annotation))
+    return str(getattr(annotation, "__name__", annotation))
 
 
 def _argument_problem(path: str, message: str) -> ArgumentProblem:

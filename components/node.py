@@ -83,6 +83,7 @@ class _NodeComponent(Component):
 
     @classmethod
     def rules(cls, values: Mapping[str, Any]) -> list[ArgumentProblem]:
+        """What the node model finds wrong with the set these arguments make, and own rules."""
         arguments = _set_arguments(values)
         return set_problems(cls._layout(arguments), cls._own_rules(arguments))
 
@@ -94,8 +95,8 @@ class _NodeComponent(Component):
             interfaces = list(interface_dicts(self._layout(arguments)))
         else:
 
-            def resolved(known: dict[str, Any]) -> list[pulumi.Input[Mapping[str, Any]]]:
-                checked = self.checked(name, {**values, **known})
+            def resolved(given: dict[str, Any]) -> list[pulumi.Input[Mapping[str, Any]]]:
+                checked = self.checked(name, {**values, **given})
                 return list(interface_dicts(self._layout(_set_arguments(checked))))
 
             interfaces = pulumi.Output.all(**arguments).apply(resolved)
