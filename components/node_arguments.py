@@ -9,16 +9,17 @@ That tie is what lets a problem the model finds in an interface dict
 
 from __future__ import annotations
 
-import inspect
 import re
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 import pulumi
 
-from components.errors import ArgumentProblem, InvalidArguments
-from provider.node.model import Problem, parse_interfaces
+from components.arguments import is_plain, naming
+from components.errors import ArgumentProblem
+from provider.node.model import parse_interfaces
+from provider.problems import Problem
 
 # Interface settings whose rules also read other settings of the same interface. While one of
 # those is an Output (unknown until it resolves), a problem with the setting cannot be trusted
@@ -47,7 +48,6 @@ class Setting:
     key: str
     argument: str
     value: Any
-    convert: Callable[[Any], Any] | None = None
 
 
 @dataclass(frozen=True)
@@ -64,36 +64,9 @@ class Interface:
 
 
 Layout = list[Interface]
-Rules = Callable[[Mapping[str, Any]], list[Problem]]
 
 
-def is_plain(value: Any) -> bool:
-    """Whether a value is known now: no ``Output`` or awaitable anywhere inside it."""
-    if isinstance(value, pulumi.Output) or inspect.isawaitable(value):
-        return False
-    if isinstance(value, list | tuple):
-        return all(is_plain(item) for item in value)
-    if isinstance(value, Mapping):
-        return all(is_plain(item) for item in value.values())
-    return True
-
-
-def as_list(value: Any) -> Any:
-    """A tuple or other sequence as a list; a string stays a string, so validation rejects it."""
-    if isinstance(value, Sequence) and not isinstance(value, str | bytes):
-        return list(value)
-    return value
-
-
-def vid_strings(value: Any) -> Any:
-    """VLAN ids and ranges as the strings the model takes (``10`` -> ``"10"``)."""
-    value = as_list(value)
-    if not isinstance(value, list):
-        return value
-    return [str(v) if isinstance(v, int) and not isinstance(v, bool) else v for v in value]
-
-
-def _dicts(layout: Layout, *, only_plain: bool = False) -> list[dict[str, Any]]:
+def interface_dicts(layout: Layout, *, only_plain: bool = False) -> list[dict[str, Any]]:
     """The interface dicts of a layout; settings that are ``None`` are left out (unmanaged)."""
     dicts = []
     for interface in layout:
@@ -101,8 +74,7 @@ def _dicts(layout: Layout, *, only_plain: bool = False) -> list[dict[str, Any]]:
         for setting in interface.settings:
             if setting.value is None or (only_plain and not is_plain(setting.value)):
                 continue
-            convert = setting.convert or (lambda v: v)
-            item[setting.key] = convert(setting.value)
+            item[setting.key] = setting.value
         dicts.append(item)
     return dicts
 
@@ -131,44 +103,21 @@ def _component_problem(
         if len(arguments) == 1 and key not in arguments and key != "iface":
             message = re.sub(rf"\b{re.escape(key)}\b", next(iter(arguments)), message)
     message = _PATH_RE.sub(lambda m: layout[int(m["index"])].argument_of(None), message)
-    return _naming(argument, message)
+    return naming(argument, message)
 
 
-def _naming(argument: str, message: str) -> ArgumentProblem:
-    """``message`` about ``argument``, led by the argument's name unless it starts with it."""
-    if re.match(rf"{re.escape(argument)}\b", message):
-        return ArgumentProblem(argument, message)
-    return ArgumentProblem(argument, f"{argument}: {message}")
+def set_problems(layout: Layout, rules: list[Problem]) -> list[ArgumentProblem]:
+    """What the model finds wrong with a component's set, in the component's words.
 
-
-def _raise_if(kind: str, name: str, problems: list[ArgumentProblem]) -> None:
-    """Raise one InvalidArguments naming the component and listing every problem, if any."""
-    unique: dict[str, ArgumentProblem] = {}
-    for problem in problems:
-        unique.setdefault(problem.message, problem)  # the same sentence once
-    if unique:
-        raise InvalidArguments(
-            f"{kind} '{name}': " + "; ".join(unique),
-            component=kind,
-            name=name,
-            problems=list(unique.values()),
-        )
-
-
-def _validated(kind: str, name: str, layout: Layout, rules: list[Problem]) -> list[dict[str, Any]]:
-    """The interface dicts of a layout whose values are all known, or InvalidArguments."""
-    dicts = _dicts(layout)
-    _specs, problems = parse_interfaces(dicts)
-    found = [_naming(p.path, p.message) for p in rules]
-    found += [_component_problem(layout, dicts, p) for p in problems]
-    _raise_if(kind, name, found)
-    return dicts
-
-
-def _validate_known_part(kind: str, name: str, layout: Layout, rules: list[Problem]) -> None:
-    """Eager validation while some values are Outputs: only the rules whose inputs are known."""
-    found = [_naming(p.path, p.message) for p in rules]
-    known_dicts = _dicts(layout, only_plain=True)
+    With every value known, the whole set is checked; while some are Outputs,
+    only the rules whose inputs are all known.
+    """
+    found = [naming(p.path, p.message) for p in rules]
+    if all(is_plain(s.value) for interface in layout for s in interface.settings):
+        dicts = interface_dicts(layout)
+        _specs, problems = parse_interfaces(dicts)
+        return found + [_component_problem(layout, dicts, p) for p in problems]
+    known_dicts = interface_dicts(layout, only_plain=True)
     for index, (interface, item) in enumerate(zip(layout, known_dicts, strict=True)):
         unknown = {s.key for s in interface.settings if not is_plain(s.value)}
         # Each interface alone: rules across interfaces may read values that are unknown.
@@ -185,30 +134,7 @@ def _validate_known_part(kind: str, name: str, layout: Layout, rules: list[Probl
             path = re.sub(r"^interfaces\[\d+\]", f"interfaces[{index}]", problem.path)
             moved = Problem(path, problem.message)
             found.append(_component_problem(layout, known_dicts, moved))
-    _raise_if(kind, name, found)
-
-
-def interfaces_input(
-    kind: str,
-    name: str,
-    arguments: Mapping[str, Any],
-    layout_of: Callable[[Mapping[str, Any]], Layout],
-    rules_of: Rules,
-) -> pulumi.Input[list[pulumi.Input[Mapping[str, Any]]]]:
-    """Validate a component's arguments and build the ``interfaces`` input of its set.
-
-    All plain: validated now (InvalidArguments before anything is registered) and returned as a
-    list. Some ``Output``s: what is known is validated now; the rest is validated in full when
-    the values resolve, inside the Output that becomes the set's ``interfaces`` input.
-    """
-    if is_plain(list(arguments.values())):
-        return list(_validated(kind, name, layout_of(arguments), rules_of(arguments)))
-    _validate_known_part(kind, name, layout_of(arguments), rules_of(arguments))
-
-    def resolved(values: dict[str, Any]) -> list[pulumi.Input[Mapping[str, Any]]]:
-        return list(_validated(kind, name, layout_of(values), rules_of(values)))
-
-    return pulumi.Output.all(**arguments).apply(resolved)
+    return found
 
 
 def after(child: pulumi.Resource, value: pulumi.Input[Any]) -> pulumi.Output[Any]:
@@ -219,10 +145,6 @@ def after(child: pulumi.Resource, value: pulumi.Input[Any]) -> pulumi.Output[Any
 def known(arguments: Mapping[str, Any], *names: str) -> bool:
     """Whether these arguments are all plain values (rules skip the ones that are not)."""
     return all(is_plain(arguments[n]) for n in names)
-
-
-def no_rules(_arguments: Mapping[str, Any]) -> list[Problem]:
-    return []
 
 
 def address_settings(arguments: Mapping[str, Any], *, ipv6: bool = False) -> tuple[Setting, ...]:

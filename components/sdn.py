@@ -17,22 +17,26 @@ Which one to choose:
   addresses, optionally by DHCP, and leave through the host's own address
   (SNAT). Nothing outside can open a connection to them: pve-network sets up
   SNAT only; there is no port forwarding (DNAT).
+
+The arguments are the fields of each component's argument model
+(``components.arguments``) and may be ``pulumi.Input``s; plain values are
+checked at construction (each against its field, then the subnet ``cidr``
+makes and the SDN model's rules), ``Output``s once they resolve.
 """
 
 from __future__ import annotations
 
-import inspect
 import ipaddress
-from collections.abc import Mapping, Sequence
-from typing import Any
+from collections.abc import Mapping
+from typing import Any, ClassVar
 
 import pulumi
-from pydantic import TypeAdapter, ValidationError
 
-from components.errors import ArgumentProblem, InvalidArguments
+from components.arguments import Component, NatGatewayArgs, RoutedSubnetArgs, is_plain, naming
+from components.errors import ArgumentProblem
 from provider.addresses import plain_address, reserved_in
-from provider.node.model import Problem
-from provider.sdn.model import IpText, parse_sdn
+from provider.problems import Problem
+from provider.sdn.model import DhcpRange, parse_sdn
 from provider.sdn.resource import SdnNetwork
 from provider.text import shown
 
@@ -47,9 +51,7 @@ _ARGUMENTS = {
     "subnets[0].dhcp_ranges": "dhcp_range",
     "subnets[0].dns_server": "dns_server",
 }
-
-
-_IP: TypeAdapter[str] = TypeAdapter(IpText)
+_SUBNET_ARGUMENTS = ("cidr", "dhcp_range", "dns_server")
 
 
 def _argument(path: str) -> str:
@@ -58,18 +60,6 @@ def _argument(path: str) -> str:
         if path == prefix or path.startswith((prefix + ".", prefix + "[")):
             return _ARGUMENTS[prefix]
     return path
-
-
-def _raise(kind: str, name: str, problems: Sequence[Problem]) -> None:
-    """Raise one InvalidArguments naming the component and each argument, if there are problems."""
-    if problems:
-        found = [ArgumentProblem(_argument(p.path), p.message) for p in problems]
-        raise InvalidArguments(
-            "; ".join(f"{kind} '{name}': {p.argument}: {p.message}" for p in found),
-            component=kind,
-            name=name,
-            problems=found,
-        )
 
 
 def split_gateway(value: str) -> tuple[str, str]:
@@ -107,89 +97,21 @@ def split_gateway(value: str) -> tuple[str, str]:
     return str(interface.ip), str(network)
 
 
-def _subnet(cidr: str, snat: bool, dhcp: Sequence[str] | None, dns: str | None) -> dict[str, Any]:
+def _subnet(cidr: str, snat: bool, dhcp: DhcpRange | None, dns: str | None) -> dict[str, Any]:
     gateway, network = split_gateway(cidr)
-    ranges = [{"start": dhcp[0], "end": dhcp[1]}] if dhcp else []
     return {
         "cidr": network,
         "gateway": gateway,
         "snat": snat,
-        "dhcp_ranges": ranges,
+        "dhcp_ranges": [dhcp.model_dump()] if dhcp else [],
         "dns_server": dns,
     }
 
 
-def _is_output(value: Any) -> bool:
-    if isinstance(value, pulumi.Output):
-        return True
-    if isinstance(value, Mapping):
-        return any(_is_output(v) for v in value.values())
-    if isinstance(value, (list, tuple)):
-        return any(_is_output(v) for v in value)
-    return False
-
-
-def _validate(
-    kind: str,
-    name: str,
-    *,
-    zone: Any,
-    vnet: Any,
-    cidr: Any,
-    nodes: Any,
-    mtu: Any,
-    snat: bool,
-    dhcp_range: Any = None,
-    dns_server: Any = None,
-) -> None:
-    """Check every argument that is a plain value now; InvalidArguments names the argument."""
-    problems: list[Problem] = []
-    if dhcp_range is not None and not _is_output(dhcp_range):
-        if not isinstance(dhcp_range, (tuple, list)) or len(dhcp_range) != 2:
-            problems.append(
-                Problem("dhcp_range", f"{dhcp_range!r} is not a pair (start, end) of addresses")
-            )
-        else:
-            for key, address in zip(("start", "end"), dhcp_range, strict=True):
-                if not _is_output(address):
-                    problems += _ip_problems(f"dhcp_range.{key}", address)
-    if dns_server is not None and not _is_output(dns_server):
-        problems += _ip_problems("dns_server", dns_server)
-    subnet_known = not any(_is_output(v) for v in (cidr, dhcp_range, dns_server))
-    subnets: list[dict[str, Any]] = []
-    if not _is_output(cidr):
-        try:
-            split_gateway(cidr)
-        except ValueError as error:
-            problems.append(Problem("cidr", str(error)))
-            subnet_known = False
-    if problems:
-        _raise(kind, name, problems)
-    if subnet_known:
-        subnets = [_subnet(cidr, snat, dhcp_range, dns_server)]
-    raw = {"zone": zone, "vnet": vnet, "subnets": subnets, "nodes": nodes, "mtu": mtu}
-    unknown = {key for key, value in raw.items() if _is_output(value)}
-    if not subnet_known:
-        unknown.add("subnets")
-    _, found = parse_sdn({k: v for k, v in raw.items() if v is not None}, unknown)
-    _raise(kind, name, found)
-
-
-def _ip_problems(path: str, value: Any) -> list[Problem]:
-    try:
-        _IP.validate_python(value)
-    except ValidationError as error:
-        detail = error.errors()[0]
-        if detail["type"] == "value_error":  # the address rule's own sentence (scope id, ...)
-            return [Problem(path, str(detail["msg"]).removeprefix("Value error, "))]
-        return [Problem(path, f"{value!r} is not an IP address")]
-    return []
-
-
-class _SdnComponent(pulumi.ComponentResource):
+class _SdnComponent(Component):
     """A component that owns one ``SdnNetwork`` (``<name>-sdn``) with one subnet."""
 
-    _snat: bool
+    _snat: ClassVar[bool]
 
     attach: pulumi.Output[str]
     """What guests attach to: the vnet's name (``net0: virtio,bridge=<attach>``)."""
@@ -205,71 +127,44 @@ class _SdnComponent(pulumi.ComponentResource):
     """The child resource that owns the zone, vnet and subnet."""
 
     @classmethod
-    def validate(cls, name: str, **arguments: Any) -> None:
-        """Raise what ``cls(name, **arguments)`` would for bad arguments; register nothing.
+    def rules(cls, values: Mapping[str, Any]) -> list[ArgumentProblem]:
+        """The subnet ``cidr`` makes, and the SDN model's rules on what is known."""
+        cidr, dhcp, dns = values["cidr"], values.get("dhcp_range"), values.get("dns_server")
+        problems: list[Problem] = []
+        subnet_known = is_plain([cidr, dhcp, dns])
+        if is_plain(cidr):
+            try:
+                split_gateway(cidr)
+            except ValueError as error:
+                problems.append(Problem("cidr", str(error)))
+                subnet_known = False
+        raw = {key: values[key] for key in ("zone", "vnet", "nodes", "mtu")}
+        raw["subnets"] = [_subnet(cidr, cls._snat, dhcp, dns)] if subnet_known else []
+        unknown = {key for key, value in raw.items() if not is_plain(value)}
+        if not subnet_known:
+            unknown.add("subnets")
+        _, found = parse_sdn({k: v for k, v in raw.items() if v is not None}, unknown)
+        return [naming(_argument(p.path), p.message) for p in problems + found]
 
-        ``InvalidArguments`` names each bad argument that is a plain value;
-        ``TypeError`` an argument the component does not take, or a required one
-        left out. A caller that declares several components validates all of
-        them first, so a mistake in the last one cannot leave the first ones
-        half deployed.
-        """
-        bound = inspect.signature(cls.__init__).bind(None, name, **arguments)
-        bound.apply_defaults()
-        given = bound.arguments
-        _validate(
-            cls.__name__,
-            name,
-            zone=given["zone"],
-            vnet=given["vnet"],
-            cidr=given["cidr"],
-            nodes=given["nodes"],
-            mtu=given["mtu"],
-            snat=cls._snat,
-            dhcp_range=given.get("dhcp_range"),
-            dns_server=given.get("dns_server"),
-        )
+    def _build(self, name: str, values: dict[str, Any]) -> None:
+        snat = self._snat
 
-    def _build(
-        self,
-        name: str,
-        *,
-        zone: pulumi.Input[str],
-        vnet: pulumi.Input[str],
-        cidr: pulumi.Input[str],
-        snat: bool,
-        nodes: pulumi.Input[list[str]] | None,
-        mtu: pulumi.Input[int] | None,
-        dhcp_range: Any = None,
-        dns_server: pulumi.Input[str] | None = None,
-    ) -> None:
-        kind = type(self).__name__
-
-        def resolved(args: list[Any]) -> dict[str, Any]:
+        def resolved(given: dict[str, Any]) -> dict[str, Any]:
             """The subnet once Output arguments resolve, checked as plain ones are up front."""
-            given, dhcp, dns = args
-            _validate(
-                kind,
-                name,
-                zone=zone,
-                vnet=vnet,
-                cidr=given,
-                nodes=nodes,
-                mtu=mtu,
-                snat=snat,
-                dhcp_range=dhcp,
-                dns_server=dns,
+            checked = self.checked(name, {**values, **given})
+            return _subnet(
+                checked["cidr"], snat, checked.get("dhcp_range"), checked.get("dns_server")
             )
-            return _subnet(given, snat, dhcp, dns)
 
-        subnet = pulumi.Output.all(cidr, dhcp_range, dns_server).apply(resolved)
+        subnet_inputs = {key: values[key] for key in _SUBNET_ARGUMENTS if key in values}
+        subnet = pulumi.Output.all(**subnet_inputs).apply(resolved)
         self.network = SdnNetwork(
             f"{name}-sdn",
-            zone=zone,
-            vnet=vnet,
+            zone=values["zone"],
+            vnet=values["vnet"],
             subnets=subnet.apply(lambda s: [s]),
-            nodes=nodes,
-            mtu=mtu,
+            nodes=values["nodes"],
+            mtu=values["mtu"],
             opts=pulumi.ResourceOptions(parent=self),
         )
         self.attach = self.network.vnet
@@ -288,7 +183,7 @@ class _SdnComponent(pulumi.ComponentResource):
         )
 
 
-class RoutedSubnet(_SdnComponent):
+class RoutedSubnet(_SdnComponent, args=RoutedSubnetArgs):
     """A public block routed to guests through the host: guests keep their real addresses.
 
     An SDN Simple zone with one vnet; the host takes the block's gateway
@@ -300,49 +195,15 @@ class RoutedSubnet(_SdnComponent):
     host's main address**; pvenet cannot check that. Choose ``NatGateway``
     instead when you have no block routed to you.
 
-    Args:
-        name: the component's name; the child is ``<name>-sdn``.
-        zone: SDN zone id, 2 to 8 letters or digits starting with a letter;
-            the zone must not exist yet (it belongs to this component).
-        vnet: vnet id, same rules; what guests attach to.
-        cidr: the gateway's address with the block's prefix length:
-            ``"203.0.113.17/28"`` = gateway 203.0.113.17 in 203.0.113.16/28.
-        nodes: the nodes the vnet exists on; None (default) = every node.
-        mtu: the vnet's MTU; None (default) = the kernel's default.
-
-    Outputs: ``attach`` (the vnet guests attach to), ``vnet``, ``gateway``,
-    ``cidr`` (the block, e.g. ``203.0.113.16/28``) and ``zone``.
+    The child is ``<name>-sdn``. Outputs: ``attach`` (the vnet guests attach
+    to), ``vnet``, ``gateway``, ``cidr`` (the block, e.g. ``203.0.113.16/28``)
+    and ``zone``.
     """
 
     _snat = False
 
-    def __init__(
-        self,
-        name: str,
-        *,
-        zone: pulumi.Input[str],
-        vnet: pulumi.Input[str],
-        cidr: pulumi.Input[str],
-        nodes: pulumi.Input[list[str]] | None = None,
-        mtu: pulumi.Input[int] | None = None,
-        opts: pulumi.ResourceOptions | None = None,
-    ) -> None:
-        _validate(
-            "RoutedSubnet", name, zone=zone, vnet=vnet, cidr=cidr, nodes=nodes, mtu=mtu, snat=False
-        )
-        super().__init__("pvenet:index:RoutedSubnet", name, None, opts)
-        self._build(
-            name,
-            zone=zone,
-            vnet=vnet,
-            cidr=cidr,
-            snat=False,
-            nodes=nodes,
-            mtu=mtu,
-        )
 
-
-class NatGateway(_SdnComponent):
+class NatGateway(_SdnComponent, args=NatGatewayArgs):
     """A private network whose guests reach out through the host's address (SNAT).
 
     An SDN Simple zone with one vnet and one subnet with ``snat``: the host
@@ -357,59 +218,9 @@ class NatGateway(_SdnComponent):
     port forwarding (DNAT), so nothing outside can reach a guest. Choose
     ``RoutedSubnet`` when guests must be reachable at public addresses.
 
-    Args:
-        name: the component's name; the child is ``<name>-sdn``.
-        zone: SDN zone id, 2 to 8 letters or digits starting with a letter;
-            the zone must not exist yet (it belongs to this component).
-        vnet: vnet id, same rules; what guests attach to.
-        cidr: the gateway's address with the prefix length (default
-            ``"10.10.10.1/24"``: gateway 10.10.10.1 in 10.10.10.0/24).
-        dhcp_range: (first, last) address DHCP hands out, inside the subnet
-            and not containing the gateway; None (default) = no DHCP.
-        dns_server: the resolver DHCP hands out; needs ``dhcp_range``.
-        nodes: the nodes the vnet exists on; None (default) = every node.
-        mtu: the vnet's MTU; None (default) = the kernel's default.
-
-    Outputs: ``attach`` (the vnet guests attach to), ``vnet``, ``gateway``,
-    ``cidr`` (the subnet, e.g. ``10.10.10.0/24``) and ``zone``.
+    The child is ``<name>-sdn``. Outputs: ``attach`` (the vnet guests attach
+    to), ``vnet``, ``gateway``, ``cidr`` (the subnet, e.g. ``10.10.10.0/24``)
+    and ``zone``.
     """
 
     _snat = True
-
-    def __init__(
-        self,
-        name: str,
-        *,
-        zone: pulumi.Input[str],
-        vnet: pulumi.Input[str],
-        cidr: pulumi.Input[str] = "10.10.10.1/24",
-        dhcp_range: tuple[pulumi.Input[str], pulumi.Input[str]] | None = None,
-        dns_server: pulumi.Input[str] | None = None,
-        nodes: pulumi.Input[list[str]] | None = None,
-        mtu: pulumi.Input[int] | None = None,
-        opts: pulumi.ResourceOptions | None = None,
-    ) -> None:
-        _validate(
-            "NatGateway",
-            name,
-            zone=zone,
-            vnet=vnet,
-            cidr=cidr,
-            nodes=nodes,
-            mtu=mtu,
-            snat=True,
-            dhcp_range=dhcp_range,
-            dns_server=dns_server,
-        )
-        super().__init__("pvenet:index:NatGateway", name, None, opts)
-        self._build(
-            name,
-            zone=zone,
-            vnet=vnet,
-            cidr=cidr,
-            snat=True,
-            nodes=nodes,
-            mtu=mtu,
-            dhcp_range=list(dhcp_range) if dhcp_range is not None else None,
-            dns_server=dns_server,
-        )

@@ -10,12 +10,16 @@ arguments plus a ``name``::
       nat:
         - {name: lab, zone: labnat, vnet: labnet, cidr: 10.10.10.1/24}
 
-The models check the *shape* (known modes and arguments, types, required
-arguments, node and resource names, unique names); numbers are whole numbers
-and booleans are ``true``/``false`` (``vlan_id: true`` is not VLAN 1, ``"yes"``
-is not a boolean). The components check the values (addresses, gateways,
-VLAN ids, bond modes...) with their own rules, and ``components.stack`` the
-networks against each other (one NIC, bridge, bond, zone or vnet each).
+An entry's arguments are its component's argument model
+(``components.arguments``): the same names, types, defaults and meanings, so
+an argument a component gains is a key of stack config at once. The models
+check the *shape* (known modes and arguments, types, required arguments, node
+and resource names, unique names); numbers are whole numbers and booleans are
+``true``/``false`` (``vlan_id: true`` is not VLAN 1, ``"yes"`` is not a
+boolean). The components check the values against each other (addresses and
+gateways, VLAN ids and names, bond modes and options...) with the providers'
+rules, and ``components.stack`` the networks against each other (one NIC,
+bridge, bond, zone or vnet each).
 Either way a problem is reported as a :class:`ConfigProblem` with the key path
 (``pvenet:networks.nat[0].cidr``) and a reason, and all problems of a stack
 come together in one :class:`StackConfigError`.
@@ -29,19 +33,17 @@ from dataclasses import dataclass
 from typing import Annotated, Any
 
 import pulumi
-from pydantic import (
-    AfterValidator,
-    BaseModel,
-    BeforeValidator,
-    ConfigDict,
-    StrictBool,
-    ValidationError,
-)
-from pydantic_core import ErrorDetails
+from pydantic import AfterValidator, BaseModel, ConfigDict, ValidationError
 
+from components.arguments import (
+    BondedUplinkArgs,
+    BridgedNetworkArgs,
+    NatGatewayArgs,
+    RoutedSubnetArgs,
+    VlanNetworkArgs,
+)
 from provider.errors import InvalidSpec
-from provider.node.model import BondMode, HashPolicy, WholeNumber
-from provider.node.resource import NODE_RE
+from provider.problems import Location, Wording, pydantic_problems
 from provider.text import shown
 
 CONFIG_KEY = "pvenet:networks"
@@ -74,12 +76,6 @@ class StackConfigError(InvalidSpec, pulumi.RunError):
         super().__init__("\n".join(str(p) for p in self.problems))
 
 
-def _node_name(value: str) -> str:
-    if not NODE_RE.fullmatch(value):
-        raise ValueError(f"{shown(value)} is not a Proxmox node name (letters, digits and '-')")
-    return value
-
-
 def _resource_name(value: str) -> str:
     if not NAME_RE.fullmatch(value):
         raise ValueError(
@@ -89,18 +85,11 @@ def _resource_name(value: str) -> str:
     return value
 
 
-def _vid_text(value: Any) -> Any:
-    """A VLAN id given as a number (``10``) as the text the components take (``"10"``)."""
-    return str(value) if isinstance(value, int) and not isinstance(value, bool) else value
-
-
-NodeName = Annotated[str, AfterValidator(_node_name)]
 ResourceName = Annotated[str, AfterValidator(_resource_name)]
-VlanIds = list[Annotated[str, BeforeValidator(_vid_text)]]
 
 
 class Entry(BaseModel):
-    """One network: a component's ``name`` and its keyword arguments (see the component)."""
+    """One network: a ``name``, then a component's keyword arguments (its argument model)."""
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
@@ -108,82 +97,29 @@ class Entry(BaseModel):
 
     def arguments(self) -> dict[str, Any]:
         """The keyword arguments the stack file gives (the component's defaults apply to others)."""
-        return self.model_dump(exclude={"name"}, exclude_unset=True)
+        return {key: getattr(self, key) for key in self.model_fields_set if key != "name"}
 
 
-class BridgedEntry(Entry):
-    """Arguments of :class:`components.BridgedNetwork` (same names, same defaults)."""
-
-    node: NodeName
-    bridge: str
-    ports: list[str] = []
-    cidr: str | None = None
-    gateway: str | None = None
-    cidr6: str | None = None
-    gateway6: str | None = None
-    vlan_aware: StrictBool = False
-    vids: VlanIds | None = None
-    mtu: WholeNumber | None = None
-    comments: str | None = None
-    adopt: StrictBool = False
-    allow_management_change: StrictBool = False
-    allow_dhcp_to_static: StrictBool = False
+# Each entry is an Entry (the name first) with its component's arguments after it: the
+# fields, types, defaults and descriptions are the argument model's.
+class BridgedEntry(BridgedNetworkArgs, Entry):
+    """A network of mode ``bridged``: a :class:`components.BridgedNetwork`."""
 
 
-class BondedEntry(Entry):
-    """Arguments of :class:`components.BondedUplink` (same names, same defaults)."""
-
-    node: NodeName
-    bond: str
-    slaves: list[str]
-    mode: BondMode = "active-backup"
-    hash_policy: HashPolicy | None = None
-    primary: str | None = None
-    bridge: str | None = None
-    cidr: str | None = None
-    gateway: str | None = None
-    mtu: WholeNumber | None = None
-    vlan_aware: StrictBool = False
-    vids: VlanIds | None = None
-    comments: str | None = None
-    adopt: StrictBool = False
-    allow_management_change: StrictBool = False
-    allow_dhcp_to_static: StrictBool = False
+class BondedEntry(BondedUplinkArgs, Entry):
+    """A network of mode ``bonded``: a :class:`components.BondedUplink`."""
 
 
-class VlanEntry(Entry):
-    """Arguments of :class:`components.VlanNetwork` (same names, same defaults)."""
-
-    node: NodeName
-    parent: str
-    vlan_id: WholeNumber
-    iface: str | None = None
-    cidr: str | None = None
-    gateway: str | None = None
-    mtu: WholeNumber | None = None
-    comments: str | None = None
+class VlanEntry(VlanNetworkArgs, Entry):
+    """A network of mode ``vlans``: a :class:`components.VlanNetwork`."""
 
 
-class RoutedEntry(Entry):
-    """Arguments of :class:`components.RoutedSubnet` (same names, same defaults)."""
-
-    zone: str
-    vnet: str
-    cidr: str
-    nodes: list[NodeName] | None = None
-    mtu: WholeNumber | None = None
+class RoutedEntry(RoutedSubnetArgs, Entry):
+    """A network of mode ``routed``: a :class:`components.RoutedSubnet`."""
 
 
-class NatEntry(Entry):
-    """Arguments of :class:`components.NatGateway` (same names, same defaults)."""
-
-    zone: str
-    vnet: str
-    cidr: str = "10.10.10.1/24"
-    dhcp_range: tuple[str, str] | None = None
-    dns_server: str | None = None
-    nodes: list[NodeName] | None = None
-    mtu: WholeNumber | None = None
+class NatEntry(NatGatewayArgs, Entry):
+    """A network of mode ``nat``: a :class:`components.NatGateway`."""
 
 
 class Networks(BaseModel):
@@ -227,40 +163,24 @@ def parse_networks(raw: Any) -> Networks:
     try:
         networks = Networks.model_validate(raw)
     except ValidationError as error:
-        raise StackConfigError([_problem(e) for e in error.errors()]) from None
+        raise StackConfigError(
+            [ConfigProblem(p.path, p.message) for p in pydantic_problems(error, _WORDING)]
+        ) from None
     if problems := _duplicate_names(networks):
         raise StackConfigError(problems)
     return networks
 
 
-def _path(location: Sequence[int | str]) -> str:
-    """``("nat", 0, "cidr")`` -> ``nat[0].cidr``."""
-    text = ""
-    for part in location:
-        if isinstance(part, int):
-            text += f"[{part}]"
-        else:
-            text += f".{part}" if text else part
-    return text
+def _unknown_key(location: Location) -> str:
+    """The sentence for a mode or an argument the schema does not know."""
+    if len(location) == 1:
+        return f"is not a network mode; the modes are {', '.join(MODES)}"
+    known = ", ".join(ENTRY_MODELS[str(location[0])].model_fields)
+    return f"is not an argument of {location[0]} networks; use {known}"
 
 
-def _problem(error: ErrorDetails) -> ConfigProblem:
-    """A pydantic error as a problem in the stack file's words."""
-    location = tuple(error["loc"])
-    path = _path(location)
-    kind = error["type"]
-    if kind == "extra_forbidden" and len(location) == 1:
-        return ConfigProblem(path, f"is not a network mode; the modes are {', '.join(MODES)}")
-    if kind == "extra_forbidden" and len(location) == 3:
-        model = ENTRY_MODELS[str(location[0])]
-        known = ", ".join(model.model_fields)
-        return ConfigProblem(path, f"is not an argument of {location[0]} networks; use {known}")
-    if kind == "missing":
-        return ConfigProblem(path, "is required")
-    reason = str(error["msg"]).removeprefix("Value error, ")
-    if kind != "value_error":
-        reason += f" (got {error['input']!r})"
-    return ConfigProblem(path, reason)
+_WORDING = Wording(extra=_unknown_key)
+"""pydantic's errors about ``pvenet:networks``, worded for a stack file."""
 
 
 def _duplicate_names(networks: Networks) -> list[ConfigProblem]:

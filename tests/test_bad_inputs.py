@@ -39,7 +39,8 @@ from components.node import BondedUplink, BridgedNetwork, VlanNetwork
 from components.project import PROJECT_ROOT, load_project
 from components.sdn import NatGateway, RoutedSubnet
 from components.stack_schema import CONFIG_KEY, StackConfigError
-from provider.node.resource import NODE_RE, NodeInterfacesProvider
+from provider.names import NODE_RE
+from provider.node.resource import NodeInterfacesProvider
 from provider.sdn.resource import SdnNetworkProvider
 from simulator.node import INTERFACES
 from simulator.testing import SimulatorHandle

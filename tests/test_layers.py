@@ -19,6 +19,8 @@ PURE = (
     "provider.text",
     "provider.addresses",
     "provider.errors",
+    "provider.names",
+    "provider.problems",
     "provider.node.model",
     "provider.node.dialect",
     "provider.node.plan",

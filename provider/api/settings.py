@@ -53,11 +53,6 @@ class Settings:
             return False
         return self.ca_cert or True
 
-    @property
-    def token_parts(self) -> tuple[str, str, str]:
-        """The token's user, id and secret."""
-        return split_token(self.token)
-
 
 def _truthy(value: str | None) -> bool:
     return (value or "").strip().lower() in ("1", "true", "yes", "on")

@@ -26,6 +26,8 @@ from collections.abc import Collection, Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
+from provider.node.model import BOND_MODES  # in the kernel's numbering: bond-mode 4 is 802.3ad
+
 Stanza = dict[str, Any]
 
 HEADER = """\
@@ -44,15 +46,6 @@ HEADER = """\
 
 PHYSICAL_NIC_RE = re.compile(r"(?:eth\d+|en[^:.]+|ib[^:.]+|(?:nic|if)\d+)")
 
-BOND_MODES = (
-    "balance-rr",
-    "active-backup",
-    "balance-xor",
-    "broadcast",
-    "802.3ad",
-    "balance-tlb",
-    "balance-alb",
-)
 OVS_BOND_MODES = ("active-backup", "balance-slb", "lacp-balance-slb", "lacp-balance-tcp")
 
 # Position of a stanza in the file when it has none (a new interface).

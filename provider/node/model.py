@@ -19,7 +19,6 @@ from __future__ import annotations
 import ipaddress
 import re
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass
 from typing import Annotated, Any, Literal, get_args
 
 from pydantic import (
@@ -31,6 +30,7 @@ from pydantic import (
     ValidationError,
     field_validator,
 )
+from pydantic_core import ErrorDetails
 
 from provider.addresses import (
     plain_address,
@@ -40,6 +40,7 @@ from provider.addresses import (
     unusable,
 )
 from provider.errors import InvalidSpec
+from provider.problems import Location, Problem, Wording, pydantic_problems
 from provider.text import check_text, shown
 
 BondMode = Literal[
@@ -53,6 +54,8 @@ BondMode = Literal[
 ]
 HashPolicy = Literal["layer2", "layer2+3", "layer3+4"]
 BOND_MODES: tuple[str, ...] = get_args(BondMode)
+"""The Linux bonding modes in the kernel's numbering (``bond-mode 4`` is ``802.3ad``), which
+``provider.node.dialect`` reads numbered modes by."""
 HASH_POLICIES: tuple[str, ...] = get_args(HashPolicy)
 HASH_POLICY_MODES = ("balance-xor", "802.3ad")
 
@@ -70,17 +73,6 @@ COMMENT_MAX = 4096
 """Characters of an interface comment. pveproxy refused request bodies over 64 KiB before
 PVE 9 (512 KiB since); a form-encoded character takes up to 12 bytes, so 4096 leave room for
 the other parameters on every version. A comment is one column in the GUI, not documentation."""
-
-
-@dataclass(frozen=True)
-class Problem:
-    """One validation failure: the property path and a sentence a person can act on."""
-
-    path: str
-    message: str
-
-    def __str__(self) -> str:
-        return f"{self.path}: {self.message}"
 
 
 def _check_iface_name(value: str) -> str:
@@ -123,6 +115,15 @@ def _whole_number(value: Any) -> Any:
 WholeNumber = Annotated[int, BeforeValidator(_whole_number)]
 """An integer input: whole floats (the engine's numbers) become ints; bools and text are refused."""
 Mtu = Annotated[WholeNumber, Field(ge=MTU_MIN, le=MTU_MAX)]
+
+
+def _vid_text(value: Any) -> Any:
+    """A VLAN id given as a number (``10``, or the engine's ``10.0`` made 10) as text."""
+    return str(value) if isinstance(value, int) and not isinstance(value, bool) else value
+
+
+VlanIdText = Annotated[str, BeforeValidator(_vid_text)]
+"""A VLAN id or range as text (``"10"``, ``"100-200"``); a number is taken as its text."""
 
 
 class _InterfaceBase(BaseModel):
@@ -202,7 +203,7 @@ class BridgeSpec(_InterfaceBase):
     type: Literal["bridge"] = "bridge"
     bridge_ports: list[str] = Field(default_factory=list)
     bridge_vlan_aware: bool = Field(False, strict=True)
-    bridge_vids: list[str] | None = None
+    bridge_vids: list[VlanIdText] | None = None
 
     @field_validator("iface")
     @classmethod
@@ -218,14 +219,6 @@ class BridgeSpec(_InterfaceBase):
     @classmethod
     def _ports(cls, value: list[str]) -> list[str]:
         return _sorted_unique_names(value)
-
-    @field_validator("bridge_vids", mode="before")
-    @classmethod
-    def _vid_numbers(cls, value: Any) -> Any:
-        """The engine sends numbers (10.0, coerced to 10): VLAN ids are kept as text."""
-        if isinstance(value, list):
-            return [str(v) if isinstance(v, int) and not isinstance(v, bool) else v for v in value]
-        return value
 
     @field_validator("bridge_vids")
     @classmethod
@@ -318,38 +311,38 @@ Spec = BridgeSpec | BondSpec | VlanSpec | EthSpec
 _TYPES = ("bridge", "bond", "vlan", "eth")
 
 
+def _interface_wording(item: Any) -> Wording:
+    """How pydantic's errors about one interface dict are worded."""
+    kind = item.get("type") if isinstance(item, Mapping) else None
+
+    def extra(location: Location) -> str:
+        name = str(location[-1])
+        message = f"'{name}' is not a setting of {kind} interfaces"
+        if "-" in name:
+            message += f"; did you mean '{name.replace('-', '_')}'?"
+        return message
+
+    def union_tag(error: ErrorDetails, path: str) -> Problem | None:
+        if error["type"] == "union_tag_invalid":
+            return Problem(f"{path}.type", f"type {kind!r} is not one of {', '.join(_TYPES)}")
+        if error["type"] == "union_tag_not_found":
+            return Problem(f"{path}.type", f"needs a type: one of {', '.join(_TYPES)}")
+        return None
+
+    return Wording(extra=extra, missing=None, special=union_tag, tags=_TYPES)
+
+
 def _pydantic_problems(error: ValidationError, prefix: str, item: Any) -> list[Problem]:
     """pydantic's errors as problems that name the interface, the setting and the value."""
     name = item.get("iface") if isinstance(item, Mapping) else None
     if not isinstance(name, str) or not IFACE_RE.fullmatch(name):
         name = None  # a bad name is the value its own problem shows, not a prefix
-    kind = item.get("type") if isinstance(item, Mapping) else None
     problems = []
-    for detail in error.errors():
-        loc = [str(p) for p in detail["loc"] if p not in _TYPES]
-        path = prefix + "".join(f"[{p}]" if p.isdigit() else f".{p}" for p in loc)
-        message = str(detail["msg"]).removeprefix("Value error, ")
-        value = detail.get("input")
-        if detail["type"] == "extra_forbidden":
-            field = loc[-1]
-            message = f"'{field}' is not a setting of {kind} interfaces"
-            if "-" in field:
-                message += f"; did you mean '{field.replace('-', '_')}'?"
-        elif detail["type"] == "union_tag_invalid":
-            path = f"{prefix}.type"
-            message = f"type {kind!r} is not one of {', '.join(_TYPES)}"
-        elif detail["type"] == "union_tag_not_found":
-            path = f"{prefix}.type"
-            message = f"needs a type: one of {', '.join(_TYPES)}"
-        elif (
-            detail["type"] not in ("missing", "value_error")  # our own messages show the value
-            and not isinstance(value, Mapping)
-            and str(value) not in message
-        ):
-            message = f"{message} (got {value!r})"
+    for problem in pydantic_problems(error, _interface_wording(item), prefix):
+        message = problem.message
         if name and not message.startswith(f"{name}:"):
             message = f"{name}: {message}"
-        problems.append(Problem(path, message))
+        problems.append(Problem(problem.path, message))
     return problems
 
 

@@ -20,9 +20,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Literal
 
-from provider.node.model import BondSpec, BridgeSpec, Spec, VlanSpec
+from provider.node.model import DEFAULT_MTU, BondSpec, BridgeSpec, Spec, VlanSpec
 
-DEFAULT_MTU = 1500
 _PORT_HOLDERS = ("bridge", "bond")
 _TYPE_WEIGHT = {"eth": 0, "bond": 1, "bridge": 2, "vlan": 3}
 

@@ -13,7 +13,6 @@ provider was unpickled), and ``__getstate__`` keeps them out of any pickle.
 from __future__ import annotations
 
 import ipaddress
-import re
 import socket
 from collections.abc import Mapping
 from typing import Any
@@ -33,21 +32,26 @@ from provider.engine import ConfiguredProvider, unexpected_inputs
 from provider.engine import coerce_numbers as _coerce_numbers
 from provider.engine import is_unknown as _is_unknown
 from provider.errors import ApiCallFailed, NodeError
+from provider.names import NODE_RE
 from provider.node import dialect
 from provider.node.client import Client
 from provider.node.guard import dynamic_address_changes, management_changes
 from provider.node.model import EthSpec, Spec, load_spec, parse_interfaces, spec_to_dict
 from provider.node.plan import PlanError, plan
-from provider.node.transaction import Snapshot, Transaction, resolve, snapshot
+from provider.node.transaction import (
+    UNMANAGED_WHEN_NONE,
+    Snapshot,
+    Transaction,
+    resolve,
+    snapshot,
+)
 from provider.node.verify import verify
 from provider.node.wire import spec_from_api, stanza_of
 from provider.text import shown
 
-NODE_RE = re.compile(r"[a-zA-Z0-9]([a-zA-Z0-9\-]*[a-zA-Z0-9])?")
 FLAGS = ("adopt", "allow_management_change", "allow_dhcp_to_static")
 INPUT_KEYS = ("node", "interfaces", *FLAGS)
 OUTPUT_KEYS = ("rendered", "live", "adopted")
-UNMANAGED_WHEN_NONE = ("mtu", "comments")
 
 
 def render_set(specs: list[Spec]) -> str:

@@ -9,22 +9,9 @@ not live.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
-from typing import Any
 
 from provider.node.model import Spec
-
-
-@dataclass(frozen=True)
-class Mismatch:
-    """One setting that differs between the target and the node."""
-
-    path: str
-    desired: Any
-    observed: Any
-
-    def __str__(self) -> str:
-        return f"{self.path}: desired {self.desired!r}, current {self.observed!r}"
+from provider.problems import Mismatch, differences
 
 
 def verify(targets: Mapping[str, Spec | None], observed: Mapping[str, Spec]) -> list[Mismatch]:
@@ -32,15 +19,9 @@ def verify(targets: Mapping[str, Spec | None], observed: Mapping[str, Spec]) -> 
     found: list[Mismatch] = []
     for name in sorted(targets):
         target, actual = targets[name], observed.get(name)
-        if target is None:
-            if actual is not None:
-                found.append(Mismatch(name, "absent", "present"))
-            continue
-        if actual is None:
-            found.append(Mismatch(name, "present", "absent"))
-            continue
-        want, have = target.model_dump(), actual.model_dump()
-        for key in sorted(want):
-            if want[key] != have.get(key):
-                found.append(Mismatch(f"{name}.{key}", want[key], have.get(key)))
+        found += differences(
+            name,
+            None if target is None else target.model_dump(),
+            None if actual is None else actual.model_dump(),
+        )
     return found

@@ -209,10 +209,6 @@ class SdnClient:
             "/cluster/sdn/lock --force 1` on a node"
         )
 
-    def unlock(self, token: str) -> None:
-        """Release the SDN lock held with ``token``."""
-        self.session.call("DELETE", f"{SDN}/lock", {"lock-token": token}, kind=Call.IDEMPOTENT)
-
     def apply(self, token: str | None) -> str:
         """Commit the pending SDN config and reload every node (releasing the lock); the UPID."""
         params = {"lock-token": token, "release-lock": 1} if token else {}

@@ -40,15 +40,17 @@ from pydantic import (
     ValidationInfo,
     model_validator,
 )
+from pydantic_core import ErrorDetails
 
 from provider.addresses import IpAddress, IpNetwork, plain_address, reserved_in, unusable
 from provider.errors import InvalidSpec
-from provider.node.model import MTU_MAX, MTU_MIN, Mtu, Problem
+from provider.names import NodeName
+from provider.node.model import MTU_MAX, MTU_MIN, Mtu
+from provider.problems import Location, Problem, Wording, pydantic_problems
 from provider.text import check_text, shown
 
 SDN_ID_RE = re.compile(r"[a-zA-Z][a-zA-Z0-9]*[a-zA-Z0-9]")
 SDN_ID_MIN, SDN_ID_MAX = 2, 8
-NODE_RE = re.compile(r"[a-zA-Z0-9]([a-zA-Z0-9\-]*[a-zA-Z0-9])?")
 # pve-network's vnet alias pattern, case-insensitive; ')-_' is a character range there.
 ALIAS_RE = re.compile(r"(?i:[\(\)-_.\w\d\s]{0,256})")
 ALIAS_MAX = 256
@@ -68,12 +70,6 @@ def _check_sdn_id(value: str) -> str:
             f"{shown(value)} is not a valid SDN id: {SDN_ID_MIN} to {SDN_ID_MAX} letters or "
             "digits, starting with a letter (no '-', '_' or '.')"
         )
-    return value
-
-
-def _check_node(value: str) -> str:
-    if not NODE_RE.fullmatch(value):
-        raise ValueError(f"{shown(value)} is not a Proxmox node name (letters, digits and '-')")
     return value
 
 
@@ -117,7 +113,6 @@ def _check_alias(value: str) -> str:
 
 
 SdnId = Annotated[str, AfterValidator(_check_sdn_id)]
-NodeName = Annotated[str, AfterValidator(_check_node)]
 Network = Annotated[str, AfterValidator(_check_network)]
 IpText = Annotated[str, AfterValidator(_check_ip)]
 Alias = Annotated[str, AfterValidator(_check_alias)]
@@ -156,11 +151,6 @@ class SubnetSpec(BaseModel):
     def network(self) -> IpNetwork:
         """The subnet as an ``ipaddress`` network."""
         return ipaddress.ip_network(self.cidr)
-
-    def subnet_id(self, zone: str) -> str:
-        """pve-network's id of this subnet in ``zone``: ``<zone>-<network>-<mask>``."""
-        network = self.network
-        return f"{zone}-{network.network_address}-{network.prefixlen}"
 
 
 class SdnSpec(BaseModel):
@@ -209,35 +199,33 @@ FIELDS: Final = tuple(_FIELDS)
 # --- problems -------------------------------------------------------------------------------------
 
 
-_EXPECTED: Final = {
-    "string_type": "a string",
-    "list_type": "a list",
-    "model_type": "a mapping of settings",
-    "model_attributes_type": "a mapping of settings",
-}
+def _sdn_extra(location: Location) -> str:
+    kind = "a DHCP range (start, end)" if "dhcp_ranges" in location else "an SDN subnet"
+    return f"'{location[-1]}' is not a setting of {kind}"
 
 
-def _pydantic_problems(error: ValidationError, prefix: str) -> list[Problem]:
-    problems = []
-    for item in error.errors():
-        loc = [str(p) for p in item["loc"] if not str(p).startswith(("function-", "list[", "int"))]
-        path = prefix + "".join(f"[{p}]" if p.isdigit() else f".{p}" for p in loc)
-        message = str(item["msg"]).removeprefix("Value error, ")
-        if item["type"] == "extra_forbidden":
-            kind = "a DHCP range (start, end)" if "dhcp_ranges" in loc else "an SDN subnet"
-            message = f"'{loc[-1]}' is not a setting of {kind}"
-        elif item["type"] == "missing":
-            message = "is required"
-        elif item["type"] in ("greater_than_equal", "less_than_equal") and prefix == "mtu":
-            message = f"{item['input']} is outside {MTU_MIN} to {MTU_MAX}"
-        elif item["type"] in ("int_parsing", "int_type", "int_from_float"):
-            message = f"{item['input']!r} is not a whole number"
-        elif item["type"] in ("bool_parsing", "bool_type"):
-            message = f"{item['input']!r} is not true or false"
-        elif item["type"] in ("string_type", "list_type", "model_type", "model_attributes_type"):
-            message = f"{item['input']!r} is not {_EXPECTED.get(item['type'], 'valid here')}"
-        problems.append(Problem(path, message))
-    return problems
+def _mtu_range(error: ErrorDetails, path: str) -> Problem | None:
+    if error["type"] in ("greater_than_equal", "less_than_equal") and path == "mtu":
+        return Problem(path, f"{error['input']} is outside {MTU_MIN} to {MTU_MAX}")
+    return None
+
+
+_WORDING: Final = Wording(
+    extra=_sdn_extra,
+    types={
+        "int_parsing": "is not a whole number",
+        "int_type": "is not a whole number",
+        "int_from_float": "is not a whole number",
+        "bool_parsing": "is not true or false",
+        "bool_type": "is not true or false",
+        "string_type": "is not a string",
+        "list_type": "is not a list",
+        "model_type": "is not a mapping of settings",
+        "model_attributes_type": "is not a mapping of settings",
+    },
+    special=_mtu_range,
+)
+"""pydantic's errors about an SDN network's inputs, said of the value given."""
 
 
 def check_field(name: str, value: Any) -> tuple[Any, list[Problem]]:
@@ -245,7 +233,7 @@ def check_field(name: str, value: Any) -> tuple[Any, list[Problem]]:
     try:
         return _FIELDS[name].validate_python(value), []
     except ValidationError as error:
-        return None, _pydantic_problems(error, name)
+        return None, pydantic_problems(error, _WORDING, name)
 
 
 def _in(address: IpAddress, network: IpNetwork) -> bool:
@@ -380,7 +368,7 @@ def _parse_subnets(raw: Any) -> tuple[list[SubnetSpec | None] | None, list[Probl
             subnets.append(_SUBNET.validate_python(item))
         except ValidationError as error:
             subnets.append(None)
-            problems.extend(_pydantic_problems(error, f"subnets[{index}]"))
+            problems.extend(pydantic_problems(error, _WORDING, f"subnets[{index}]"))
     return subnets, problems
 
 

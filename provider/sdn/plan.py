@@ -23,6 +23,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Literal
 
+from provider.problems import Mismatch as Mismatch  # noqa: PLC0414 (re-exported: what verify returns)
+from provider.problems import differences
 from provider.sdn.model import SdnSpec, SubnetSpec, canonical
 
 IPAM = "pve"  # the built-in IPAM: the GUI's default for a new zone, and what DHCP allocates from
@@ -174,39 +176,15 @@ def _removal(zone: str, vnet: str, current: SdnState) -> list[SdnStep]:
     return steps
 
 
-@dataclass(frozen=True)
-class Mismatch:
-    """One setting that differs between the desired state and the one read back."""
-
-    path: str
-    desired: object
-    observed: object
-
-    def __str__(self) -> str:
-        return f"{self.path}: desired {self.desired!r}, current {self.observed!r}"
-
-
 def _fields(value: ObjectState | None) -> dict[str, object] | None:
     return None if value is None else dict(value.__dict__)
 
 
-def _compare(path: str, want: ObjectState | None, have: ObjectState | None) -> list[Mismatch]:
-    wanted, observed = _fields(want), _fields(have)
-    if wanted is None:
-        return [] if observed is None else [Mismatch(path, "absent", "present")]
-    if observed is None:
-        return [Mismatch(path, "present", "absent")]
-    return [
-        Mismatch(f"{path}.{key}", wanted[key], observed.get(key))
-        for key in sorted(wanted)
-        if wanted[key] != observed.get(key)
-    ]
-
-
 def verify(zone: str, vnet: str, desired: SdnState, observed: SdnState) -> list[Mismatch]:
     """Differences between ``desired`` and ``observed``, as ``zone <id>.mtu``-style paths."""
-    found = _compare(f"zone {zone}", desired.zone, observed.zone)
-    found += _compare(f"vnet {vnet}", desired.vnet, observed.vnet)
+    found = differences(f"zone {zone}", _fields(desired.zone), _fields(observed.zone))
+    found += differences(f"vnet {vnet}", _fields(desired.vnet), _fields(observed.vnet))
     for cidr in sorted(set(desired.subnets) | set(observed.subnets)):
-        found += _compare(f"subnet {cidr}", desired.subnets.get(cidr), observed.subnets.get(cidr))
+        wanted, running = desired.subnets.get(cidr), observed.subnets.get(cidr)
+        found += differences(f"subnet {cidr}", _fields(wanted), _fields(running))
     return found

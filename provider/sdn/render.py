@@ -26,6 +26,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 
 from provider.sdn.model import SdnSpec
+from provider.sdn.wire import subnet_id
 
 SDN_FILE = "/etc/network/interfaces.d/sdn"
 CONNTRACK = "PREROUTING -i fwbr+ -j CT --zone 1"
@@ -69,7 +70,7 @@ def vnet_lines(spec: SdnSpec, uplinks: Uplinks) -> list[str]:
     lines: list[str] = []
     addresses: set[str] = set()
     forward = {4: False, 6: False}
-    for subnet in sorted(spec.subnets, key=lambda s: s.subnet_id(spec.zone)):
+    for subnet in sorted(spec.subnets, key=lambda s: subnet_id(spec.zone, s.cidr)):
         network = subnet.network
         gateway = subnet.gateway
         if gateway:
@@ -115,8 +116,3 @@ def render_nodes(spec: SdnSpec, uplinks: Mapping[str, Uplinks] | None) -> str:
     if len(set(stanzas.values())) == 1:
         return next(iter(stanzas.values()))
     return "\n".join(f"# {node}: {SDN_FILE}\n{text}" for node, text in stanzas.items())
-
-
-def sdn_file(version: int, stanzas: list[str]) -> str:
-    """A whole ``interfaces.d/sdn`` file: the version line, then each vnet's stanza."""
-    return f"#version:{version}\n" + "".join(f"\n{stanza}" for stanza in stanzas)

@@ -288,7 +288,7 @@ BAD_ARGUMENTS: list[tuple[str, Factory, dict[str, Any], str]] = [
         "nodes-as-a-string",
         RoutedSubnet,
         {**ROUTED, "nodes": "pve1"},
-        "RoutedSubnet 'x': nodes: 'pve1' is not a list",
+        "RoutedSubnet 'x': nodes: Input should be a valid list (got 'pve1')",
     ),
 ]
 

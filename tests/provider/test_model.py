@@ -25,11 +25,11 @@ from provider.node.model import (
     HASH_POLICIES,
     HASH_POLICY_MODES,
     BridgeSpec,
-    Problem,
     parse_interfaces,
     require_interfaces,
     spec_to_dict,
 )
+from provider.problems import Problem
 
 
 @dataclass(frozen=True)
