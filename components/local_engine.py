@@ -30,9 +30,9 @@ right, and this module claims only what was seen to agree there:
 - **Order of steps.** The real engine runs independent steps in parallel, so
   two sets on one node may be created in either order, and Proxmox keeps
   creation order in the file. Here they run in registration order. The two
-  agree where the program orders a node's sets (the root program chains the
-  networks of each node; ``examples/homelab`` declares ``depends_on``): then
-  the real engine leaves exactly the files ``render`` prints.
+  agree where the program orders a node's sets (the root program makes all
+  of a node's networks one set; ``examples/homelab`` declares ``depends_on``):
+  then the real engine leaves exactly the files ``render`` prints.
 - **Deletes** follow the dependency graph under the real engine, newest first
   here: for the programs in this repository both leave the node with the
   same stanzas, though not always in the same order.

@@ -87,32 +87,54 @@ class _NodeComponent(Component):
         arguments = _set_arguments(values)
         return set_problems(cls._layout(arguments), cls._own_rules(arguments))
 
-    def _interfaces(self, name: str, values: Mapping[str, Any]) -> NodeInterfaces:
-        """The set, its interfaces known now or, from Outputs, once they resolve (and check)."""
+    @classmethod
+    def interface_inputs(
+        cls, name: str, values: Mapping[str, Any]
+    ) -> pulumi.Input[list[pulumi.Input[Mapping[str, Any]]]]:
+        """The set's interfaces, known now or, from Outputs, once they resolve (and check)."""
         arguments = _set_arguments(values)
-        interfaces: pulumi.Input[list[pulumi.Input[Mapping[str, Any]]]]
         if is_plain(list(arguments.values())):
-            interfaces = list(interface_dicts(self._layout(arguments)))
-        else:
+            return list(interface_dicts(cls._layout(arguments)))
 
-            def resolved(given: dict[str, Any]) -> list[pulumi.Input[Mapping[str, Any]]]:
-                checked = self.checked(name, {**values, **given})
-                return list(interface_dicts(self._layout(_set_arguments(checked))))
+        def resolved(given: dict[str, Any]) -> list[pulumi.Input[Mapping[str, Any]]]:
+            checked = cls.checked(name, {**values, **given})
+            return list(interface_dicts(cls._layout(_set_arguments(checked))))
 
-            interfaces = pulumi.Output.all(**arguments).apply(resolved)
-        return NodeInterfaces(
+        return pulumi.Output.all(**arguments).apply(resolved)
+
+    @classmethod
+    def interface_names(cls, values: Mapping[str, Any]) -> list[pulumi.Input[str]]:
+        """The names of the interfaces the component's set has (some may be Outputs)."""
+        return [
+            setting.value
+            for interface in cls._layout(_set_arguments(values))
+            for setting in interface.settings
+            if setting.key == "iface"
+        ]
+
+    @classmethod
+    def names(cls, values: Mapping[str, Any]) -> dict[str, pulumi.Input[Any]]:
+        """The component's name outputs (``bridge``, ``bond``, ``iface``) and ``attach``."""
+        raise NotImplementedError
+
+    def _build(self, name: str, values: dict[str, Any]) -> None:
+        self.interfaces = NodeInterfaces(
             f"{name}-interfaces",
-            interfaces=interfaces,
+            interfaces=self.interface_inputs(name, values),
             **{key: values[key] for key in _RESOURCE_INPUTS if key in values},
             opts=pulumi.ResourceOptions(parent=self),
         )
-
-    def _register(self, values: Mapping[str, Any]) -> None:
-        """The outputs every node component has besides its own names, then all of them."""
+        for key, value in self.names(values).items():
+            setattr(self, key, after(self.interfaces, value))
+        self.remind(values, self)
         self.node = after(self.interfaces, values["node"])
         self.cidr = after(self.interfaces, values["cidr"])
         self.gateway = after(self.interfaces, values["gateway"])
         self.register_outputs({key: getattr(self, key) for key in self._OUTPUTS})
+
+    @classmethod
+    def remind(cls, values: Mapping[str, Any], resource: pulumi.Resource) -> None:
+        """Log what the operator should know about these arguments (on ``resource``)."""
 
 
 def _set_arguments(values: Mapping[str, Any]) -> dict[str, Any]:
@@ -132,11 +154,10 @@ class BridgedNetwork(_NodeComponent, args=BridgedNetworkArgs):
 
     _OUTPUTS = ("attach", "bridge", "node", "cidr", "gateway", "interfaces")
 
-    def _build(self, name: str, values: dict[str, Any]) -> None:
-        self.interfaces = self._interfaces(name, values)
-        self.bridge = after(self.interfaces, values["bridge"])
-        self.attach = self.bridge
-        self._register(values)
+    @classmethod
+    def names(cls, values: Mapping[str, Any]) -> dict[str, pulumi.Input[Any]]:
+        """``bridge``, which is also ``attach``."""
+        return {"bridge": values["bridge"], "attach": values["bridge"]}
 
     @classmethod
     def _layout(cls, arguments: Mapping[str, Any]) -> Layout:
@@ -181,18 +202,25 @@ class BondedUplink(_NodeComponent, args=BondedUplinkArgs):
 
     _OUTPUTS = ("attach", "bond", "bridge", "node", "cidr", "gateway", "interfaces")
 
-    def _build(self, name: str, values: dict[str, Any]) -> None:
-        self.interfaces = self._interfaces(name, values)
-        bond, slaves = values["bond"], values["slaves"]
-        pulumi.Output.from_input(values["mode"]).apply(lambda m: self._remind_lacp(m, bond, slaves))
-        self.bond = after(self.interfaces, bond)
-        self.bridge = after(self.interfaces, values["bridge"])
-        self.attach = pulumi.Output.all(self.bridge, self.bond).apply(
+    @classmethod
+    def names(cls, values: Mapping[str, Any]) -> dict[str, pulumi.Input[Any]]:
+        """``bond`` and ``bridge``; ``attach`` is the bridge, else the bond."""
+        bond, bridge = values["bond"], values["bridge"]
+        attach = pulumi.Output.all(bridge, bond).apply(
             lambda names: names[0] if names[0] is not None else names[1]
         )
-        self._register(values)
+        return {"bond": bond, "bridge": bridge, "attach": attach}
 
-    def _remind_lacp(self, mode: str, bond: Any, slaves: Any) -> None:
+    @classmethod
+    def remind(cls, values: Mapping[str, Any], resource: pulumi.Resource) -> None:
+        """The LACP reminder, once the mode is known."""
+        bond, slaves = values["bond"], values["slaves"]
+        pulumi.Output.from_input(values["mode"]).apply(
+            lambda m: cls._remind_lacp(m, bond, slaves, resource)
+        )
+
+    @staticmethod
+    def _remind_lacp(mode: str, bond: Any, slaves: Any, resource: pulumi.Resource) -> None:
         """Remind the operator (in preview and update output) that 802.3ad needs LACP ports."""
         if mode != LACP_MODE:
             return
@@ -206,7 +234,7 @@ class BondedUplink(_NodeComponent, args=BondedUplinkArgs):
             f"{bond_name} uses 802.3ad (LACP): {ports} must be configured as one LACP link "
             "aggregation group, or the bond will not pass traffic; without LACP on the switch, "
             "use mode 'active-backup'",
-            resource=self,
+            resource=resource,
         )
 
     @classmethod
@@ -270,11 +298,11 @@ class VlanNetwork(_NodeComponent, args=VlanNetworkArgs):
 
     _OUTPUTS = ("attach", "iface", "node", "cidr", "gateway", "interfaces")
 
-    def _build(self, name: str, values: dict[str, Any]) -> None:
-        self.interfaces = self._interfaces(name, values)
-        self.iface = after(self.interfaces, _vlan_name(values))
-        self.attach = self.iface
-        self._register(values)
+    @classmethod
+    def names(cls, values: Mapping[str, Any]) -> dict[str, pulumi.Input[Any]]:
+        """``iface`` (``<parent>.<vlan_id>`` by default), which is also ``attach``."""
+        iface = _vlan_name(values)
+        return {"iface": iface, "attach": iface}
 
     @classmethod
     def _layout(cls, arguments: Mapping[str, Any]) -> Layout:

@@ -146,26 +146,35 @@ class _SdnComponent(Component):
         _, found = parse_sdn({k: v for k, v in raw.items() if v is not None}, unknown)
         return [naming(_argument(p.path), p.message) for p in problems + found]
 
-    def _build(self, name: str, values: dict[str, Any]) -> None:
-        snat = self._snat
+    @classmethod
+    def network_inputs(
+        cls, name: str, values: Mapping[str, Any]
+    ) -> tuple[dict[str, Any], pulumi.Output[dict[str, Any]]]:
+        """The ``SdnNetwork`` inputs these arguments make, and the subnet alone (an Output:
+        it is checked as plain arguments are up front once Output arguments resolve)."""
+        snat = cls._snat
 
         def resolved(given: dict[str, Any]) -> dict[str, Any]:
-            """The subnet once Output arguments resolve, checked as plain ones are up front."""
-            checked = self.checked(name, {**values, **given})
+            checked = cls.checked(name, {**values, **given})
             return _subnet(
                 checked["cidr"], snat, checked.get("dhcp_range"), checked.get("dns_server")
             )
 
         subnet_inputs = {key: values[key] for key in _SUBNET_ARGUMENTS if key in values}
         subnet = pulumi.Output.all(**subnet_inputs).apply(resolved)
+        network = {
+            "zone": values["zone"],
+            "vnet": values["vnet"],
+            "subnets": subnet.apply(lambda s: [s]),
+            "nodes": values["nodes"],
+            "mtu": values["mtu"],
+        }
+        return network, subnet
+
+    def _build(self, name: str, values: dict[str, Any]) -> None:
+        network, subnet = self.network_inputs(name, values)
         self.network = SdnNetwork(
-            f"{name}-sdn",
-            zone=values["zone"],
-            vnet=values["vnet"],
-            subnets=subnet.apply(lambda s: [s]),
-            nodes=values["nodes"],
-            mtu=values["mtu"],
-            opts=pulumi.ResourceOptions(parent=self),
+            f"{name}-sdn", **network, opts=pulumi.ResourceOptions(parent=self)
         )
         self.attach = self.network.vnet
         self.vnet = self.network.vnet

@@ -18,14 +18,13 @@ each of its nodes). A bad value fails the preview with its key path and the
 reason (``pvenet:networks.nat[0].cidr: ...``; a clash names both networks'
 key paths), before a single resource exists, so no API call is made.
 
-Networks on one node that build on each other (a VLAN on a bond's bridge, a
-bridge on a bond) are declared in that order, each depending on the one it
-uses, so a create finds its parent on the node and a destroy removes the
-VLAN before the bridge under it. Every network on a node also depends on the
-one declared before it there: a node applies one set at a time anyway, and
-this way it creates them in the same order on every run, so the order of its
-file's stanzas (the creation order, for stanzas of one kind) is the one
-``render`` prints, whatever the engine runs in parallel.
+All the bridges, bonds and VLANs of one node are one set (``NodeNetworks``
+``<node>``, its child ``<node>-interfaces``), and all the routed and NAT
+networks one set of SDN networks (``SdnNetworkGroup`` ``sdn``, its child
+``sdn-networks``): an ``up`` reloads each node once for its interfaces and
+applies the SDN config once, however many networks change. Within a node's set
+the planner orders the writes (a bond before the bridge on it, a VLAN after its
+parent; the reverse to delete), so the node's file is the same on every run.
 """
 
 from __future__ import annotations
@@ -37,6 +36,7 @@ from typing import Any, Protocol
 import pulumi
 
 from components.errors import InvalidArguments
+from components.groups import NetworkOutputs, NodeNetworks, SdnNetworkGroup
 from components.node import BondedUplink, BridgedNetwork, VlanNetwork
 from components.sdn import NatGateway, RoutedSubnet
 from components.stack_schema import (
@@ -80,45 +80,51 @@ _USES = {"bridged": ("ports",), "bonded": ("slaves",), "vlans": ("parent",)}
 Declared = tuple[str, str, Entry]  # mode, key path ("nat[0]"), entry
 
 
-def main() -> dict[str, Network]:
+def main() -> dict[str, NetworkOutputs]:
     """The root program: read ``pvenet:networks``, declare every network, export outputs."""
     raw = pulumi.Config("pvenet").get_object("networks")
     return declare(parse_networks(raw))
 
 
-def declare(networks: Networks) -> dict[str, Network]:
-    """Validate every network's arguments, then declare the components and export outputs.
+def declare(networks: Networks) -> dict[str, NetworkOutputs]:
+    """Validate every network's arguments, then declare the groups and export outputs.
 
     StackConfigError (before anything is declared) names the key path of
     every bad argument.
     """
     entries = list(networks.entries())
     _validate_all(entries)
-    declared: dict[str, Network] = {}
-    resources: dict[str, pulumi.Resource] = {}
-    last_on_node: dict[str, pulumi.Resource] = {}
-    for mode, _where, entry in _in_dependency_order(entries):
-        uses = [resources[name] for name in _dependencies(entry, mode, entries)]
-        node = getattr(entry, "node", None)
-        if node in last_on_node and last_on_node[node] not in uses:
-            uses.append(last_on_node[node])
-        opts = pulumi.ResourceOptions(depends_on=uses) if uses else None
-        component = COMPONENTS[mode](entry.name, **entry.arguments(), opts=opts)
-        declared[entry.name] = component
-        if isinstance(component, pulumi.Resource):  # every component is one
-            resources[entry.name] = component
-            if isinstance(node, str):
-                last_on_node[node] = component
+    on_node: dict[str, list[Declared]] = {}
+    sdn: list[Declared] = []
+    for mode, where, entry in _in_dependency_order(entries):
+        node = _text(entry, "node")
+        if node is not None:
+            on_node.setdefault(node, []).append((mode, where, entry))
+        else:
+            sdn.append((mode, where, entry))
+    declared: dict[str, NetworkOutputs] = {}
+    for node in sorted(on_node):
+        group = NodeNetworks(node, node=node, networks=_members(on_node[node]))
+        declared.update(group.networks)
+    if sdn:
+        declared.update(SdnNetworkGroup("sdn", networks=_members(sdn)).networks)
+    for mode, _where, entry in entries:
+        outputs = declared[entry.name]
         pulumi.export(
             entry.name,
             {
                 "mode": mode,
-                "attach": component.attach,
-                "gateway": component.gateway,
-                "cidr": component.cidr,
+                "attach": outputs.attach,
+                "gateway": outputs.gateway,
+                "cidr": outputs.cidr,
             },
         )
     return declared
+
+
+def _members(entries: list[Declared]) -> list[tuple[Any, str, Mapping[str, Any]]]:
+    """Entries as the members of a group: component class, name, arguments."""
+    return [(COMPONENTS[mode], entry.name, entry.arguments()) for mode, _w, entry in entries]
 
 
 def _validate_all(entries: list[Declared]) -> None:

@@ -88,14 +88,36 @@ class NodeInterfacesProvider(ConfiguredProvider):
             )
         for flag in FLAGS:
             value = news.setdefault(flag, False)
-            if not _is_unknown(value) and not isinstance(value, bool):
-                failures.append(CheckFailure(flag, f"must be true or false, not {value!r}"))
+            if _is_unknown(value) or isinstance(value, bool):
+                continue
+            if isinstance(value, list) and all(isinstance(v, str) for v in value):
+                news[flag] = sorted(set(value))
+                continue
+            failures.append(
+                CheckFailure(
+                    flag,
+                    f"must be true or false, or the list of interfaces it covers, not {value!r}",
+                )
+            )
         raw = news.get("interfaces", [])
         if _is_unknown(raw):
             return CheckResult(news, failures)
         specs, problems = parse_interfaces(raw)
         where = f"{node}: " if isinstance(node, str) and NODE_RE.fullmatch(node) else ""
         failures.extend(CheckFailure(p.path, where + p.message) for p in problems)
+        names = {spec.iface for spec in specs}
+        for flag in FLAGS:
+            strays = (
+                [n for n in news[flag] if n not in names] if isinstance(news[flag], list) else []
+            )
+            if strays and not problems:
+                failures.append(
+                    CheckFailure(
+                        flag,
+                        f"{where}{', '.join(strays)} not in the set's interfaces "
+                        f"({', '.join(sorted(names))}); {flag} covers interfaces of the set",
+                    )
+                )
         if failures:
             return CheckResult(news, failures)
         canonical_specs = [resolve({s.iface: s}, {})[s.iface] for s in specs]
@@ -202,13 +224,14 @@ class NodeInterfacesProvider(ConfiguredProvider):
             # own, left by a create whose answer was lost: done, not someone else's.
             taken = [name for name in existing if verify({name: live[name]}, current.specs)]
             own = sorted(set(existing) - set(taken))
-            if own and not news.get("adopt"):
+            if own and not any(covers(news, "adopt", name) for name in own):
                 pulumi.log.info(
                     f"{node}: {', '.join(own)} already run exactly as this set wants them: taken "
                     "as the set's own (left by a create whose answer was lost); they are deleted "
                     "with the set. Set adopt=True to have them put back as they are instead"
                 )
-            if taken and not news.get("adopt"):
+            taken = [name for name in taken if not covers(news, "adopt", name)]
+            if taken:
                 raise NodeError(
                     f"{node}: {', '.join(sorted(taken))} already exist on the node; set "
                     "adopt=True to manage them (they are put back as they are now when the set "
@@ -216,7 +239,8 @@ class NodeInterfacesProvider(ConfiguredProvider):
                 )
             for spec in joining:
                 if spec.iface in current.specs and (
-                    (spec.iface in existing and news.get("adopt")) or spec.type == "eth"
+                    (spec.iface in existing and covers(news, "adopt", spec.iface))
+                    or spec.type == "eth"
                 ):
                     adopted[spec.iface] = spec_to_dict(current.specs[spec.iface])
             names = {spec.iface for spec in specs}
@@ -318,12 +342,27 @@ def _refusals(
 ) -> list[tuple[str | None, str]]:
     """What the guards refuse whose flag is not set: (the interface, if one, and why)."""
     found: list[tuple[str | None, str]] = []
-    if not flags.get("allow_management_change"):
-        found += [(None, problem) for problem in _guard(client, current, targets)]
-    if not flags.get("allow_dhcp_to_static"):
-        resolved = resolve(targets, current.specs)
+    guarded = _uncovered(targets, flags, "allow_management_change")
+    if guarded:
+        found += [(None, problem) for problem in _guard(client, current, guarded)]
+    guarded = _uncovered(targets, flags, "allow_dhcp_to_static")
+    if guarded:
+        resolved = resolve(guarded, current.specs)
         found += list(dynamic_address_changes(client.node, current.links, resolved).items())
     return found
+
+
+def covers(flags: Mapping[str, Any], flag: str, iface: str) -> bool:
+    """Whether ``flag`` is set for ``iface``: true for the whole set, or a list naming it."""
+    value = flags.get(flag)
+    return iface in value if isinstance(value, list) else bool(value)
+
+
+def _uncovered(
+    targets: dict[str, Spec | None], flags: Mapping[str, Any], flag: str
+) -> dict[str, Spec | None]:
+    """The targets ``flag`` does not cover (what its guard still checks)."""
+    return {name: target for name, target in targets.items() if not covers(flags, flag, name)}
 
 
 def _refuse(
@@ -392,7 +431,9 @@ class NodeInterfaces(Resource, module="pvenet", name="NodeInterfaces"):
     the node's management address (its ports, addresses, gateways, MTU, bond
     mode, VLAN id or parent); ``allow_dhcp_to_static=True`` lets it write an
     interface the node addresses by DHCP (``inet dhcp``) or SLAAC (``inet6
-    auto``), which Proxmox's API can only make ``manual`` or ``static``.
+    auto``), which Proxmox's API can only make ``manual`` or ``static``. Each flag is
+    true for the whole set, or the list of the set's interfaces it covers (a set that
+    gathers several networks keeps each network's flags to its own interfaces).
     """
 
     node: pulumi.Output[str]
@@ -406,9 +447,9 @@ class NodeInterfaces(Resource, module="pvenet", name="NodeInterfaces"):
         *,
         node: pulumi.Input[str],
         interfaces: pulumi.Input[list[pulumi.Input[Mapping[str, Any]]]],
-        adopt: pulumi.Input[bool] = False,
-        allow_management_change: pulumi.Input[bool] = False,
-        allow_dhcp_to_static: pulumi.Input[bool] = False,
+        adopt: pulumi.Input[bool | list[str]] = False,
+        allow_management_change: pulumi.Input[bool | list[str]] = False,
+        allow_dhcp_to_static: pulumi.Input[bool | list[str]] = False,
         opts: pulumi.ResourceOptions | None = None,
     ) -> None:
         super().__init__(

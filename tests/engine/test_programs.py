@@ -66,10 +66,10 @@ CASES = {
     "root-dev": Case(
         PROJECT_ROOT,
         ("Pulumi.dev.yaml", "comments: guests on the DMZ switch", "comments: DMZ, rack 2"),
-        "dmz-interfaces",
+        "pve1-interfaces",  # every network of pve1 is one set: one apply per change
         NODE_APPLY,
         delete_interface("vmbr2"),
-        "dmz-interfaces",
+        "pve1-interfaces",
     ),
     "bond": Case(
         EXAMPLES / "bond",

@@ -63,8 +63,9 @@ def two_nodes(tmp_path: Path) -> Iterator[SimulatorHandle]:
 
 
 def test_dev_stack_previews_deploys_stays_changes_and_destroys(simulator: SimulatorHandle) -> None:
-    """All four modes on pve1: the files Proxmox writes, one apply per network, a no-op
-    second run, a change of two networks, and a destroy back to the installer's node."""
+    """All four modes on pve1: the files Proxmox writes, one node apply and one SDN apply for
+    all five networks, a no-op second run, a change of two networks (again one of each), and
+    a destroy back to the installer's node."""
     before = node_state(simulator)
     engine = LocalEngine(dev_config(simulator))
     program = ROOT.program()
@@ -74,14 +75,8 @@ def test_dev_stack_previews_deploys_stays_changes_and_destroys(simulator: Simula
     assert engine.state == {}
 
     engine.run(program)
-    assert sorted(engine.steps("create")) == [
-        "dmz-interfaces",
-        "lab-sdn",
-        "public-sdn",
-        "storage-interfaces",
-        "uplink-interfaces",
-    ]
-    assert sorted(applies(simulator)) == [SDN_APPLY] * 2 + [NODE_APPLY.format("pve1")] * 3
+    assert sorted(engine.steps("create")) == ["pve1-interfaces", "sdn-networks"]
+    assert sorted(applies(simulator)) == [SDN_APPLY, NODE_APPLY.format("pve1")]
     files = simulator.files()
     assert files[INTERFACES] == expected("stack-dev/pve1", "interfaces")
     assert files[SDN_INTERFACES] == expected("stack-dev/pve1", "sdn")
@@ -107,7 +102,7 @@ def test_dev_stack_previews_deploys_stays_changes_and_destroys(simulator: Simula
     simulator.requests.clear()
     engine.run(program)
     assert writes(simulator) == [], "a second run with nothing changed writes nothing"
-    assert len(engine.steps("same")) == 5
+    assert len(engine.steps("same")) == 2
 
     def edit(networks: dict[str, Any]) -> None:
         networks["vlans"][0]["cidr"] = "10.20.0.3/24"
@@ -116,7 +111,7 @@ def test_dev_stack_previews_deploys_stays_changes_and_destroys(simulator: Simula
     engine.config = changed(engine.config, edit)
     simulator.requests.clear()
     engine.run(program)
-    assert sorted(engine.steps("update")) == ["lab-sdn", "storage-interfaces"]
+    assert sorted(engine.steps("update")) == ["pve1-interfaces", "sdn-networks"]
     assert sorted(applies(simulator)) == [SDN_APPLY, NODE_APPLY.format("pve1")]
     assert "iface vmbr1.20 inet static\n\taddress 10.20.0.3/24\n" in simulator.files()[INTERFACES]
     subnets = simulator.proxmox().cluster.sdn.vnets("labnet").subnets.get(running=1)
@@ -132,15 +127,16 @@ def test_dev_stack_previews_deploys_stays_changes_and_destroys(simulator: Simula
 def test_prod_stack_deploys_each_node_and_changes_only_the_one_edited(
     two_nodes: SimulatorHandle,
 ) -> None:
-    """The prod data on a two-node simulator: each node's files, a no-op second run, an edit of
-    one node's bond applied on that node only, and a destroy back to the start."""
+    """The prod data on a two-node simulator: one set per node and one for the SDN networks,
+    each node's files, a no-op second run, an edit of one node's bond applied on that node
+    only, and a destroy back to the start."""
     nodes = ("pve1", "pve2")
     before = node_state(two_nodes, nodes)
     engine = LocalEngine(prod_config(two_nodes), stack="prod")
     program = ROOT.program()
 
     engine.run(program)
-    assert len(engine.steps("create")) == 8
+    assert sorted(engine.steps("create")) == ["pve1-interfaces", "pve2-interfaces", "sdn-networks"]
     for node in nodes:
         files = two_nodes.files(node)
         assert files[INTERFACES] == expected(f"stack-prod/{node}", "interfaces")
@@ -156,7 +152,7 @@ def test_prod_stack_deploys_each_node_and_changes_only_the_one_edited(
 
     engine.config = changed(engine.config, edit)
     engine.run(program)
-    assert engine.steps("update") == ["uplink-b-interfaces"]
+    assert engine.steps("update") == ["pve2-interfaces"]
     assert applies(two_nodes) == [NODE_APPLY.format("pve2")]
     assert "bond-xmit-hash-policy layer2+3" in (two_nodes.files("pve2")[INTERFACES] or "")
     assert two_nodes.files("pve1")[INTERFACES] == expected("stack-prod/pve1", "interfaces")
@@ -165,11 +161,12 @@ def test_prod_stack_deploys_each_node_and_changes_only_the_one_edited(
     assert node_state(two_nodes, nodes) == before
 
 
-def test_a_bridge_on_a_bond_of_another_network_comes_after_it_and_goes_before_it(
+def test_a_bridge_on_a_bond_of_another_network_is_one_set_with_it(
     simulator: SimulatorHandle,
 ) -> None:
-    """``bridged`` is read before ``bonded``, but a bridge whose port is a bond declared under
-    ``bonded`` is created after that bond, and destroyed before it."""
+    """``bridged`` is read before ``bonded``; a bridge whose port is a bond declared under
+    ``bonded`` is in one set with it, created and destroyed with one apply each (the planner
+    stages the bond first, and deletes the bridge first)."""
     before = node_state(simulator)
     networks = {
         "bridged": [{"name": "lan", "node": "pve1", "bridge": "vmbr3", "ports": ["bond1"]}],
@@ -178,9 +175,10 @@ def test_a_bridge_on_a_bond_of_another_network_comes_after_it_and_goes_before_it
     engine = LocalEngine(connected({NETWORKS: networks}, simulator))
 
     engine.run(ROOT.program())
-    assert engine.steps("create") == ["pair-interfaces", "lan-interfaces"]
+    assert engine.steps("create") == ["pve1-interfaces"]
     assert simulator.proxmox().nodes("pve1").network("vmbr3").get()["bridge_ports"] == "bond1"
+    assert applies(simulator) == [NODE_APPLY.format("pve1")]
 
     engine.destroy()
-    assert engine.steps("delete") == ["lan-interfaces", "pair-interfaces"]
+    assert engine.steps("delete") == ["pve1-interfaces"]
     assert node_state(simulator) == before
