@@ -6,10 +6,14 @@
 
 Figures (issue 11, items 5 and 8):
 
-* **plan, fresh node**: ``plan`` of a set of N interfaces on the installer's
-  node (vmbr0 on eno1, eno2..eno4 unused), CPU time (``time.process_time``);
+* **plan, fresh node**: ``fresh_plan`` (``plan`` without its memo) of a set of
+  N interfaces on the installer's node (vmbr0 on eno1, eno2..eno4 unused), CPU
+  time (``time.process_time``);
 * **plan, replace half**: the node runs a set of N interfaces; the new set keeps
   half of them and replaces the other half with new ones (deletes and creates);
+* **plan again**: ``plan`` of the largest set a second time, from the node read
+  again (equal inputs, new objects), as the transaction plans what ``check``
+  planned when the node has not changed meanwhile;
 * **render**: ``render_set`` of the set (the stanzas ``check`` shows at preview);
 * **simulator, p50 per request** on a node of ``--node-size`` interfaces, reads and
   writes, through its in-process API (``Cluster.handle``) and over HTTPS
@@ -34,7 +38,7 @@ from typing import Any
 from provider.node import dialect
 from provider.node.client import NodeView
 from provider.node.model import Spec, require_interfaces
-from provider.node.plan import plan
+from provider.node.plan import fresh_plan, plan
 from provider.node.resource import render_set
 from provider.node.transaction import Snapshot, resolve, snapshot
 from provider.node.wire import stanza_of, to_params
@@ -130,13 +134,21 @@ def _repeat(size: int) -> int:
 def core_rows(sizes: tuple[int, ...]) -> Iterator[tuple[str, str]]:
     """(label, figure) for the planner and the renderer at each size."""
     with tempfile.TemporaryDirectory(prefix="bench-") as state:
-        fresh = _view(_cluster(Path(state) / "fresh", INSTALLER))
+        installed = _cluster(Path(state) / "fresh", INSTALLER)
+        fresh = _view(installed)
         for size in sizes:
             inputs = (fresh.links, fresh.specs, _targets(interface_set(size), [], fresh))
             yield (
                 f"plan {size} interfaces on a fresh node",
-                cpu_ms(plan, inputs, _repeat(size)),
+                cpu_ms(fresh_plan, inputs, _repeat(size)),
             )
+        again = _view(installed)
+        inputs = (again.links, again.specs, _targets(interface_set(sizes[-1]), [], again))
+        plan(fresh.links, fresh.specs, _targets(interface_set(sizes[-1]), [], fresh))
+        yield (
+            f"plan {sizes[-1]} again, the node read again (check, then create)",
+            cpu_ms(plan, inputs),
+        )
         for size in sizes:
             old = interface_set(size)
             current = _view(_cluster(Path(state) / f"n{size}", node_text(old)))
@@ -144,7 +156,7 @@ def core_rows(sizes: tuple[int, ...]) -> Iterator[tuple[str, str]]:
             inputs = (current.links, current.specs, _targets(new, old, current))
             yield (
                 f"plan: replace half of {size} interfaces",
-                cpu_ms(plan, inputs, _repeat(size)),
+                cpu_ms(fresh_plan, inputs, _repeat(size)),
             )
         for size in sizes:
             yield (

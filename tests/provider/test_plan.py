@@ -11,7 +11,8 @@ property (``test_plan_property``) proves the steps are accepted by a node.
 
 Also pinned: the relaxed create (an interface staged without what others still
 hold, before its final config) that a bridge moving onto a new bond while raising
-its MTU needs.
+its MTU needs, and the memo that lets the transaction reuse the plan ``check``
+made.
 """
 
 from __future__ import annotations
@@ -20,13 +21,14 @@ import random
 from collections.abc import Mapping
 from pathlib import Path
 
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import tests.provider.test_plan_property as planned_on_a_node
 from provider.node import plan as planner
 from provider.node.model import BondSpec, BridgeSpec, EthSpec, Spec, VlanSpec
-from provider.node.plan import Link, PlanError, Step, link_of, plan, violations
+from provider.node.plan import Link, PlanError, Step, fresh_plan, link_of, plan, violations
 from provider.node.transaction import resolve
 from provider.node.verify import verify
 from simulator.cluster import Cluster
@@ -189,7 +191,7 @@ def test_the_search_makes_the_plain_greedy_searchs_steps(rng: random.Random, siz
         if name not in wanted and spec.type != "eth":
             targets[name] = None
     expected = _outcome(greedy_plan, links, start, targets)
-    assert _outcome(plan, links, start, targets) == expected
+    assert _outcome(fresh_plan, links, start, targets) == expected
 
 
 # --- the relaxed create -------------------------------------------------------------------------
@@ -227,3 +229,32 @@ def test_a_create_is_staged_relaxed_when_nothing_else_can_move_first(tmp_path: P
     assert [node._send(api, step).status for step in steps] == [200, 200, 200]
     node._apply(api)
     assert verify(targets, node._view(api).specs) == []
+
+
+# --- the memo ---------------------------------------------------------------------------------
+
+
+def test_plan_reuses_a_plan_of_equal_inputs_and_plans_afresh_when_anything_differs(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Equal inputs read again (new objects) get the steps made before; a node that differs in
+    one setting is planned again."""
+    monkeypatch.setattr(planner, "_recent", ())
+    made: list[int] = []
+
+    def counted(*args: object) -> list[Step]:
+        made.append(1)
+        return fresh_plan(*args)
+
+    monkeypatch.setattr(planner, "fresh_plan", counted)
+
+    def node(mtu: int | None) -> tuple[dict[str, Link], dict[str, Spec]]:
+        specs: dict[str, Spec] = {"eno1": EthSpec(iface="eno1", mtu=mtu)}
+        return {name: link_of(spec) for name, spec in specs.items()}, specs
+
+    targets = {"vmbr7": BridgeSpec(iface="vmbr7", bridge_ports=["eno1"])}
+    first = plan(*node(None), dict(targets))
+    assert plan(*node(None), dict(targets)) == first
+    assert len(made) == 1
+    assert plan(*node(1500), dict(targets)) == first
+    assert len(made) == 2
