@@ -3,13 +3,17 @@
 Proxmox computes it with ``diff -b -N -u /etc/network/interfaces
 /etc/network/interfaces.new``: a unified diff that ignores changes in the amount
 of white space, where a missing file counts as empty. This module produces
-the same text without running a program.
+the same text without running a program: ``difflib.SequenceMatcher`` over the
+lines (every line compared, none treated as junk), with a quicker search for
+its longest matching block (``_Matcher``), and each diff kept for the texts and
+times it was made of, so a node read again while nothing changed is not
+diffed again.
 """
 
 from __future__ import annotations
 
 import difflib
-import re
+import functools
 from datetime import UTC, datetime
 
 
@@ -20,17 +24,115 @@ def _timestamp(mtime_ns: int | None) -> str:
     return f"{moment:%Y-%m-%d %H:%M:%S}.{nanos:09d} +0000"
 
 
+_PROBES = 8
+"""Lines of a range (evenly spread) whose diagonal runs give the least length of its longest."""
+
+
 def _normalise(line: str) -> str:
     """A line as ``-b`` compares it: runs of blanks as one, none at the end (a CR is one)."""
-    return re.sub(r"[ \t\v\f\r]+", " ", line).rstrip(" ")
+    for blank in "\t\v\f\r":
+        if blank in line:
+            line = line.replace(blank, " ")
+    while "  " in line:
+        line = line.replace("  ", " ")
+    return line.rstrip(" ")
 
 
-def _lines(text: str) -> list[str]:
-    """The lines diff sees: split at LF only, without the empty piece after a final LF."""
+class _Matcher(difflib.SequenceMatcher[str]):
+    """``SequenceMatcher(None, a, b, autojunk=False)`` with a quicker ``find_longest_match``.
+
+    difflib looks at every pair of equal lines of a range to find its longest
+    matching block (the longest, then the first in ``a``, then in ``b``): with a
+    file's many equal lines (``bridge-stp off``...), that is slow on a long file.
+    Here a few runs of equal lines are measured first, on the diagonals of the
+    range's two ends (where the lines around one change line up); the longest,
+    ``least`` lines long, says the block sought is at least as long, so it
+    passes through one of every ``least``-th line of ``a``: only those lines'
+    pairs are followed, each run once. The block found, and so the diff, is
+    the one difflib finds.
+    """
+
+    def __init__(self, a: list[str], b: list[str]) -> None:
+        super().__init__(None, a, b, False)
+        self._a, self._b = a, b
+        self._where: dict[str, list[int]] = self.b2j  # type: ignore[attr-defined]  # b's lines
+
+    def _run(self, i: int, j: int, forward: bool, bounds: tuple[int, int, int, int]) -> int:
+        """How many equal lines ``a`` and ``b`` have from ``a[i]``/``b[j]`` on (``forward``), or
+        just before them, within the range: slices compared in bulk, by doubling then halving."""
+        a, b = self._a, self._b
+        alo, ahi, blo, bhi = bounds
+        if forward:
+            limit = min(ahi - i, bhi - j) if i >= alo and j >= blo else 0
+        else:
+            limit = min(i - alo, j - blo) if i <= ahi and j <= bhi else 0
+
+        def same(start: int, end: int) -> bool:
+            """Whether the lines ``start`` to ``end`` (exclusive) away are equal."""
+            if forward:
+                return a[i + start : i + end] == b[j + start : j + end]
+            return a[i - end : i - start] == b[j - end : j - start]
+
+        low, high = 0, 1  # the first ``low`` lines are equal
+        while high <= limit and same(low, high):
+            low, high = high, high * 2
+        high = min(high, limit + 1)
+        while high - low > 1:
+            middle = (low + high) // 2
+            low, high = (middle, high) if same(low, middle) else (low, middle)
+        return low
+
+    def _around(self, i: int, j: int, bounds: tuple[int, int, int, int]) -> int:
+        """The length of the run of equal lines on ``a[i]``/``b[j]``'s diagonal that passes
+        through them, or ends just before them."""
+        return self._run(i, j, False, bounds) + self._run(i, j, True, bounds)
+
+    def find_longest_match(
+        self, alo: int = 0, ahi: int | None = None, blo: int = 0, bhi: int | None = None
+    ) -> difflib.Match:
+        """difflib's answer for the range (see the class)."""
+        ahi = len(self._a) if ahi is None else ahi
+        bhi = len(self._b) if bhi is None else bhi
+        bounds = (alo, ahi, blo, bhi)
+        least = (
+            max(
+                self._around(i, i + shift, bounds)
+                for shift in {blo - alo, bhi - ahi}
+                for i in range(alo, ahi, max(1, (ahi - alo) // _PROBES))
+            )
+            if ahi > alo
+            else 0
+        )
+        if least < 2:
+            return super().find_longest_match(alo, ahi, blo, bhi)
+        best = (0, alo, blo)  # size, i, j
+        run_end: dict[int, int] = {}  # diagonal (j - i): where the last run followed on it ends
+        for i in range(alo, ahi, least):
+            for j in self._where.get(self._a[i], ()):
+                if j < blo:
+                    continue
+                if j >= bhi:
+                    break
+                if run_end.get(j - i, alo) > i:
+                    continue  # inside a run already followed
+                back = self._run(i, j, False, bounds)
+                size = back + self._run(i, j, True, bounds)
+                run_end[j - i] = i - back + size
+                if (size, -(i - back), -(j - back)) > (best[0], -best[1], -best[2]):
+                    best = (size, i - back, j - back)
+        size, i, j = best
+        return difflib.Match(i, j, size) if size else difflib.Match(alo, blo, 0)
+
+
+@functools.lru_cache(maxsize=4)
+def _lines(text: str) -> tuple[list[str], list[str]]:
+    """The lines diff sees (split at LF only, without the empty piece after a final LF), and
+    the same as ``-b`` compares them. Kept for the last texts (the live file is diffed against
+    each new staged one): the lists are shared, never to be changed."""
     lines = text.split("\n")
     if lines[-1] == "":
         lines.pop()
-    return lines
+    return lines, [_normalise(line) for line in lines]
 
 
 def _range(start: int, length: int) -> str:
@@ -41,6 +143,7 @@ def _range(start: int, length: int) -> str:
     return f"{start + 1},{length}"
 
 
+@functools.lru_cache(maxsize=16)
 def unified_diff(
     old: str,
     new: str,
@@ -50,11 +153,8 @@ def unified_diff(
     new_mtime_ns: int | None,
 ) -> str | None:
     """``diff -b -N -u`` of two texts, or None when they differ only in white space."""
-    old_lines, new_lines = _lines(old), _lines(new)
-    matcher = difflib.SequenceMatcher(
-        None, [_normalise(x) for x in old_lines], [_normalise(x) for x in new_lines], False
-    )
-    hunks = list(matcher.get_grouped_opcodes(3))
+    (old_lines, old_compared), (new_lines, new_compared) = _lines(old), _lines(new)
+    hunks = list(_Matcher(old_compared, new_compared).get_grouped_opcodes(3))
     if not hunks:
         return None
     out = [
