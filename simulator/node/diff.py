@@ -12,6 +12,7 @@ diffed again.
 
 from __future__ import annotations
 
+import bisect
 import difflib
 import functools
 from datetime import UTC, datetime
@@ -26,6 +27,10 @@ def _timestamp(mtime_ns: int | None) -> str:
 
 _PROBES = 8
 """Lines of a range (evenly spread) whose diagonal runs give the least length of its longest."""
+_SMALL = 16
+"""Lines of ``a`` in a range below which difflib's own search is quick enough."""
+_ONE_BY_ONE = 8
+"""Equal lines counted one by one before slices are compared (most runs are short)."""
 
 
 def _normalise(line: str) -> str:
@@ -47,19 +52,22 @@ class _Matcher(difflib.SequenceMatcher[str]):
     Here a few runs of equal lines are measured first, on the diagonals of the
     range's two ends (where the lines around one change line up); the longest,
     ``least`` lines long, says the block sought is at least as long, so it
-    passes through one of every ``least``-th line of ``a``: only those lines'
-    pairs are followed, each run once. The block found, and so the diff, is
-    the one difflib finds.
+    covers a whole window of ``least / 2`` lines of ``a``, windows laid end to
+    end: only the pairs of each window's rarest line are followed (an
+    ``iface`` line, not ``bridge-stp off``), each run once. The block found,
+    and so the diff, is the one difflib finds.
     """
 
     def __init__(self, a: list[str], b: list[str]) -> None:
         super().__init__(None, a, b, False)
         self._a, self._b = a, b
         self._where: dict[str, list[int]] = self.b2j  # type: ignore[attr-defined]  # b's lines
+        self._counts = [len(self._where.get(line, ())) for line in a]  # how often in b
 
     def _run(self, i: int, j: int, forward: bool, bounds: tuple[int, int, int, int]) -> int:
         """How many equal lines ``a`` and ``b`` have from ``a[i]``/``b[j]`` on (``forward``), or
-        just before them, within the range: slices compared in bulk, by doubling then halving."""
+        just before them, within the range: one by one at first, then slices compared in
+        bulk, by doubling then halving."""
         a, b = self._a, self._b
         alo, ahi, blo, bhi = bounds
         if forward:
@@ -73,7 +81,13 @@ class _Matcher(difflib.SequenceMatcher[str]):
                 return a[i + start : i + end] == b[j + start : j + end]
             return a[i - end : i - start] == b[j - end : j - start]
 
-        low, high = 0, 1  # the first ``low`` lines are equal
+        low, step = 0, 1 if forward else -1  # the first ``low`` lines are equal
+        x, y = (i, j) if forward else (i - 1, j - 1)
+        while low < min(limit, _ONE_BY_ONE) and a[x + step * low] == b[y + step * low]:
+            low += 1
+        if low < _ONE_BY_ONE:
+            return low
+        high = low * 2
         while high <= limit and same(low, high):
             low, high = high, high * 2
         high = min(high, limit + 1)
@@ -82,10 +96,11 @@ class _Matcher(difflib.SequenceMatcher[str]):
             low, high = (middle, high) if same(low, middle) else (low, middle)
         return low
 
-    def _around(self, i: int, j: int, bounds: tuple[int, int, int, int]) -> int:
-        """The length of the run of equal lines on ``a[i]``/``b[j]``'s diagonal that passes
-        through them, or ends just before them."""
-        return self._run(i, j, False, bounds) + self._run(i, j, True, bounds)
+    def _run_at(self, i: int, j: int, bounds: tuple[int, int, int, int]) -> tuple[int, int, int]:
+        """The run of equal lines on ``a[i]``/``b[j]``'s diagonal that passes through them (or
+        ends just before them): its size and where it starts in ``a`` and ``b``."""
+        back = self._run(i, j, False, bounds)
+        return back + self._run(i, j, True, bounds), i - back, j - back
 
     def find_longest_match(
         self, alo: int = 0, ahi: int | None = None, blo: int = 0, bhi: int | None = None
@@ -93,35 +108,51 @@ class _Matcher(difflib.SequenceMatcher[str]):
         """difflib's answer for the range (see the class)."""
         ahi = len(self._a) if ahi is None else ahi
         bhi = len(self._b) if bhi is None else bhi
+        if ahi - alo < _SMALL:
+            return super().find_longest_match(alo, ahi, blo, bhi)
         bounds = (alo, ahi, blo, bhi)
-        least = (
-            max(
-                self._around(i, i + shift, bounds)
-                for shift in {blo - alo, bhi - ahi}
-                for i in range(alo, ahi, max(1, (ahi - alo) // _PROBES))
-            )
-            if ahi > alo
-            else 0
-        )
+        best = (0, alo, blo)  # size, i, j
+        for shift in dict.fromkeys((blo - alo, bhi - ahi)):
+            measured = alo  # where the last run measured on this diagonal ends
+            for i in range(alo, ahi, max(1, (ahi - alo) // _PROBES)):
+                if i >= measured:
+                    run = self._run_at(i, i + shift, bounds)
+                    measured = max(i + 1, run[1] + run[0])
+                    best = max(best, run, key=_rank)
+        least = best[0]
         if least < 2:
             return super().find_longest_match(alo, ahi, blo, bhi)
-        best = (0, alo, blo)  # size, i, j
+        a, b = self._a, self._b
+        window = (least + 1) // 2
         run_end: dict[int, int] = {}  # diagonal (j - i): where the last run followed on it ends
-        for i in range(alo, ahi, least):
-            for j in self._where.get(self._a[i], ()):
-                if j < blo:
-                    continue
+        for start in range(alo, ahi, window):
+            # A run of ``least`` lines covers a whole window: follow its rarest line's pairs.
+            counts = self._counts[start : min(start + window, ahi)]
+            i = start + counts.index(min(counts))
+            where = self._where.get(a[i], [])
+            for j in where[bisect.bisect_left(where, blo) :]:
                 if j >= bhi:
                     break
                 if run_end.get(j - i, alo) > i:
                     continue  # inside a run already followed
-                back = self._run(i, j, False, bounds)
-                size = back + self._run(i, j, True, bounds)
-                run_end[j - i] = i - back + size
-                if (size, -(i - back), -(j - back)) > (best[0], -best[1], -best[2]):
-                    best = (size, i - back, j - back)
+                # A run at least as long as the best passes through a[i + h] or a[i - h].
+                h = best[0] // 2
+                if not (
+                    (i + h < ahi and j + h < bhi and a[i + h] == b[j + h])
+                    or (i - h >= alo and j - h >= blo and a[i - h] == b[j - h])
+                ):
+                    continue
+                run = self._run_at(i, j, bounds)
+                run_end[j - i] = run[1] + run[0]
+                best = max(best, run, key=_rank)
         size, i, j = best
-        return difflib.Match(i, j, size) if size else difflib.Match(alo, blo, 0)
+        return difflib.Match(i, j, size)
+
+
+def _rank(run: tuple[int, int, int]) -> tuple[int, int, int]:
+    """difflib's order of matching blocks: the longest, then the first in ``a``, then in ``b``."""
+    size, i, j = run
+    return size, -i, -j
 
 
 @functools.lru_cache(maxsize=4)
