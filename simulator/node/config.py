@@ -49,8 +49,16 @@ class NetworkConfig:
     options: list[tuple[int, str]] = field(default_factory=list)
 
 
+def copied(stanza: Stanza) -> Stanza:
+    """A copy of a stanza to change freely, its lists copied too (its other values, text and
+    numbers, cannot change)."""
+    return {key: list(value) if isinstance(value, list) else value for key, value in stanza.items()}
+
+
 def ports_of(stanza: Stanza) -> list[str]:
     """Every interface a stanza names as a port or slave, as ``split_list`` reads them."""
+    if stanza.keys().isdisjoint(PORT_KEYS):
+        return []  # most interfaces: asked first, for speed
     return split_list(" ".join(str(stanza[key]) for key in PORT_KEYS if truthy(stanza.get(key))))
 
 
