@@ -30,6 +30,11 @@ writer prints next both follow from these rules:
   and so does each kept top-level line, which is how the writer puts them back
   in order.
 
+An empty line ends any stanza and does nothing at the top level, so the reader
+takes the file a paragraph (the lines between empty ones) at a time and keeps
+what each paragraph's text does: a file written anew for a change to one
+interface of a thousand is mostly paragraphs read before.
+
 Then the node's NICs are marked ``exists`` (and added when the file lacks them),
 the links that are up ``active``, ``lo`` added if missing, and each interface
 completed (type, ``cidr``, methods, families: ``simulator.node.kinds``).
@@ -39,8 +44,9 @@ from __future__ import annotations
 
 import re
 from collections.abc import Collection, Iterable
+from dataclasses import dataclass
 
-from simulator.node.config import LINUX_BOND_MODES, NetworkConfig, Stanza
+from simulator.node.config import LINUX_BOND_MODES, NetworkConfig, Stanza, copied
 from simulator.node.kinds import complete
 from simulator.perl import split_words, truthy
 
@@ -91,14 +97,6 @@ _ADDRESS_KEYS = frozenset(("address", "netmask", "broadcast", "gateway"))
 _BOND_MODE_BY_NUMBER = {str(number): name for number, name in enumerate(LINUX_BOND_MODES)}
 
 
-def _file_lines(text: str) -> list[str]:
-    """The file's lines as Perl's ``<$fh>`` and ``chomp`` give them (LF only, no last empty)."""
-    lines = text.split("\n")
-    if lines[-1] == "":
-        lines.pop()
-    return lines
-
-
 def _add_ports(stanza: Stanza, key: str, value: str) -> None:
     """``bridge-ports``/``bond-slaves``: names sorted and de-duplicated, ``none`` left out.
 
@@ -145,8 +143,113 @@ def _store_option(stanza: Stanza, own: Stanza, suffix: str | None, match: re.Mat
         own.setdefault("options", []).append(line)
 
 
+@dataclass(frozen=True)
+class _Iface:
+    """``iface NAME [FAMILY METHOD]`` and the lines of its stanza (trailing blanks stripped).
+
+    ``settings`` is what the lines set on an interface read for the first time,
+    ``own`` what they set for the family only (its ``method``, ``comments`` and
+    ``options``; empty for a stanza without a family, whose own are the
+    interface's). Both are read once and copied where the paragraph comes again.
+    """
+
+    name: str
+    family: str | None
+    method: str | None
+    body: tuple[str, ...]
+    settings: Stanza
+    own: Stanza
+
+    @property
+    def suffix(self) -> str | None:
+        """The suffix of its family's keys (see ``_suffix``)."""
+        return _suffix(self.family)
+
+
+def _suffix(family: str | None) -> str | None:
+    """``""`` for inet, ``"6"`` for inet6, None for a stanza without a family."""
+    return None if family is None else family.removeprefix("inet")
+
+
+_Event = _Iface | tuple[str, tuple[str, ...]]
+"""What a paragraph does: a stanza, ``("auto", names)`` or ``("kept", (line,))``."""
+
+_ADDED_TO = ("bridge_ports", "slaves", "vxlan-remoteip", "comments", "options")
+"""Keys a stanza's lines add to rather than set: read again where an earlier stanza set one."""
+
+_PARAGRAPHS: dict[str, list[_Event]] = {}
+"""What each paragraph does, by its text (``_events``); emptied when it holds ``_MOST``."""
+_MOST = 100_000
+
+
+def _read_body(body: Iterable[str], stanza: Stanza, target: Stanza, suffix: str | None) -> None:
+    """Store a stanza's comment and option lines: options on ``stanza`` (addresses of the
+    family ``suffix``), comments and unknown options on ``target``."""
+    for line in body:
+        if comment := _STANZA_COMMENT.fullmatch(line):
+            target["comments"] = (target.get("comments") or "") + comment[1] + "\n"
+        elif option := _OPTION.fullmatch(line):
+            _store_option(stanza, target, suffix, option)
+
+
+def _iface(
+    lines: list[str], index: int, name: str, family: str | None, method: str | None
+) -> tuple[int, str | None, _Iface]:
+    """The stanza that starts at ``lines[index]``: where it ends, the line that ends it."""
+    body: list[str] = []
+    ended_by = None
+    while index < len(lines):
+        line = _TRAILING_BLANKS.sub("", lines[index])
+        if _STANZA_COMMENT.fullmatch(line) is None and (
+            _STANZA_END.match(line) or not _OPTION.fullmatch(line)
+        ):
+            ended_by = line
+            break
+        body.append(line)
+        index += 1
+    settings: Stanza = {}
+    own: Stanza = {"method": method}
+    suffix = _suffix(family)
+    _read_body(body, settings, settings if suffix is None else own, suffix)
+    return (
+        index,
+        ended_by,
+        _Iface(name, family, method, tuple(body), settings, own if suffix is not None else {}),
+    )
+
+
+def _events(paragraph: str) -> list[_Event]:
+    """What reading a paragraph (lines between empty ones) does; a line that ends a stanza
+    is read again at the top level, stripped."""
+    lines = paragraph.split("\n")
+    events: list[_Event] = []
+    index, again = 0, None
+    while index < len(lines):
+        line = lines[index] if again is None else again
+        again = None
+        if _COMMENT.match(line):
+            index += 1
+        elif auto := _AUTO.match(line):
+            events.append(("auto", tuple(split_words(auto[1]))))
+            index += 1
+        elif iface := _IFACE.fullmatch(line):
+            index, again, stanza = _iface(lines, index + 1, *iface.groups())
+            events.append(stanza)
+        else:
+            if _WORD.search(line):
+                events.append(("kept", (line,)))
+            index += 1
+    return events
+
+
 class _Reader:
-    """One pass over the file's lines, filling a ``NetworkConfig`` in file order."""
+    """One pass over the file, a paragraph at a time, filling a ``NetworkConfig`` in order.
+
+    An empty line ends any stanza and does nothing at the top level, so each
+    paragraph is read the same wherever it stands: what it does is worked out
+    once per text (``_events``) and done again where it comes again, as on a
+    file written anew for a change to one interface of many.
+    """
 
     def __init__(self) -> None:
         self.config = NetworkConfig()
@@ -157,50 +260,43 @@ class _Reader:
         self._position += 1
         return position
 
-    def read(self, lines: list[str]) -> None:
-        """Read every line; a line that ends a stanza is read again here, stripped."""
-        index, again = 0, None
-        while index < len(lines):
-            line = lines[index] if again is None else again
-            again = None
-            if _COMMENT.match(line):
-                index += 1
-            elif auto := _AUTO.match(line):
-                for name in split_words(auto[1]):
-                    self.config.ifaces.setdefault(name, {})["autostart"] = 1
-                index += 1
-            elif iface := _IFACE.fullmatch(line):
-                index, again = self._stanza(lines, index + 1, *iface.groups())
-            else:
-                if _WORD.search(line):
-                    self.config.options.append((self._next_position(), line))
-                index += 1
+    def read(self, text: str) -> None:
+        """Read the whole text, paragraph by paragraph."""
+        for paragraph in text.split("\n\n"):
+            events = _PARAGRAPHS.get(paragraph)
+            if events is None:
+                events = _events(paragraph)
+                if len(_PARAGRAPHS) >= _MOST:
+                    _PARAGRAPHS.clear()
+                _PARAGRAPHS[paragraph] = events
+            for event in events:
+                self._do(event)
 
-    def _stanza(
-        self, lines: list[str], index: int, name: str, family: str | None, method: str | None
-    ) -> tuple[int, str | None]:
-        """Read the body of ``iface NAME [FAMILY METHOD]``; return where it ended and that line."""
-        stanza = self.config.ifaces.setdefault(name, {})
+    def _do(self, event: _Event) -> None:
+        ifaces = self.config.ifaces
+        if isinstance(event, _Iface):
+            self._stanza(event)
+        elif event[0] == "auto":
+            for name in event[1]:
+                ifaces.setdefault(name, {})["autostart"] = 1
+        else:
+            self.config.options.append((self._next_position(), event[1][0]))
+
+    def _stanza(self, event: _Iface) -> None:
+        """Add ``iface NAME [FAMILY METHOD]`` and its lines to the interface."""
+        stanza = self.config.ifaces.setdefault(event.name, {})
         if not truthy(stanza.get("priority")):
             stanza["priority"] = self._next_position()
-        stanza.setdefault("families", []).append(family)
-        suffix = None if family is None else family.removeprefix("inet")
-        own: Stanza = {"method": method}
-        target = stanza if suffix is None else own
-        ended_by = None
-        while index < len(lines):
-            line = _TRAILING_BLANKS.sub("", lines[index])
-            if comment := _STANZA_COMMENT.fullmatch(line):
-                target["comments"] = (target.get("comments") or "") + comment[1] + "\n"
-            elif _STANZA_END.match(line) or not (option := _OPTION.fullmatch(line)):
-                ended_by = line
-                break
-            else:
-                _store_option(stanza, target, suffix, option)
-            index += 1
+        stanza.setdefault("families", []).append(event.family)
+        suffix = event.suffix
+        if any(key in stanza for key in _ADDED_TO if key in event.settings):
+            own: Stanza = {"method": event.method}
+            _read_body(event.body, stanza, stanza if suffix is None else own, suffix)
+        else:
+            stanza.update(copied(event.settings))
+            own = copied(event.own)
         if suffix is not None:
             stanza.update({key + suffix: value for key, value in own.items()})
-        return index, ended_by
 
 
 def _without_ovs_port_lines(config: NetworkConfig) -> list[tuple[int, str]]:
@@ -234,7 +330,7 @@ def read_interfaces(
     ``active`` names the links that are up (``/proc/net/dev``).
     """
     reader = _Reader()
-    reader.read(_file_lines(text))
+    reader.read(text)
     config = reader.config
     for nic in nics:
         config.ifaces.setdefault(nic, {})["exists"] = 1

@@ -565,3 +565,23 @@ def test_what_the_next_write_prints(tmp_path: Path, case: Written) -> None:
     api.ok("POST", "/network", iface="vmbr99", type="bridge")
     text = api.file(INTERFACES_NEW) or ""
     assert text.partition(HEADER_END)[2] == case.written
+
+
+def test_a_stanza_read_before_on_its_own_still_adds_to_an_earlier_one(tmp_path: Path) -> None:
+    """Each paragraph's reading is kept by its text (the reader's speed on big files); met
+    again after another stanza of the same interface, it still adds its ports to that
+    stanza's, as pve-common's reader does, and (without a family) its comments and options."""
+    alone = "iface vmbr1\n\tbridge-ports eno2\n\tpost-up true\n#second\n"
+    first = "iface vmbr1\n\tbridge-ports eno1\n\tpost-up false\n#first\n\n"
+    answer = _node(tmp_path / "alone", alone).ok("GET", "/network/vmbr1")
+    assert (answer["bridge_ports"], answer["options"], answer["comments"]) == (
+        "eno2",
+        ["post-up true"],
+        "second\n",
+    )
+    answer = _node(tmp_path / "twice", first + alone).ok("GET", "/network/vmbr1")
+    assert (answer["bridge_ports"], answer["options"], answer["comments"]) == (
+        "eno1 eno2",
+        ["post-up false", "post-up true"],
+        "first\nsecond\n",
+    )
