@@ -15,6 +15,8 @@ from __future__ import annotations
 import bisect
 import difflib
 import functools
+import itertools
+import operator
 from datetime import UTC, datetime
 
 
@@ -25,16 +27,14 @@ def _timestamp(mtime_ns: int | None) -> str:
     return f"{moment:%Y-%m-%d %H:%M:%S}.{nanos:09d} +0000"
 
 
-_PROBES = 8
-"""Lines of a range (evenly spread) whose diagonal runs give the least length of its longest."""
 _SMALL = 16
 """Lines of ``a`` in a range below which difflib's own search is quick enough."""
-_ONE_BY_ONE = 8
-"""Equal lines counted one by one before slices are compared (most runs are short)."""
 
 
+@functools.lru_cache(maxsize=1 << 16)
 def _normalise(line: str) -> str:
-    """A line as ``-b`` compares it: runs of blanks as one, none at the end (a CR is one)."""
+    """A line as ``-b`` compares it: runs of blanks as one, none at the end (a CR is one).
+    Kept: a file's lines are mostly those of the files diffed before."""
     for blank in "\t\v\f\r":
         if blank in line:
             line = line.replace(blank, " ")
@@ -49,8 +49,8 @@ class _Matcher(difflib.SequenceMatcher[str]):
     difflib looks at every pair of equal lines of a range to find its longest
     matching block (the longest, then the first in ``a``, then in ``b``): with a
     file's many equal lines (``bridge-stp off``...), that is slow on a long file.
-    Here a few runs of equal lines are measured first, on the diagonals of the
-    range's two ends (where the lines around one change line up); the longest,
+    Here the runs of equal lines on the diagonals of the range's two ends (where
+    the lines around a change line up) are measured first; the longest,
     ``least`` lines long, says the block sought is at least as long, so it
     covers a whole window of ``least / 2`` lines of ``a``, windows laid end to
     end: only the pairs of each window's rarest line are followed (an
@@ -66,8 +66,8 @@ class _Matcher(difflib.SequenceMatcher[str]):
 
     def _run(self, i: int, j: int, forward: bool, bounds: tuple[int, int, int, int]) -> int:
         """How many equal lines ``a`` and ``b`` have from ``a[i]``/``b[j]`` on (``forward``), or
-        just before them, within the range: one by one at first, then slices compared in
-        bulk, by doubling then halving."""
+        just before them, within the range: slices compared in bulk, by doubling then
+        halving."""
         a, b = self._a, self._b
         alo, ahi, blo, bhi = bounds
         if forward:
@@ -81,13 +81,9 @@ class _Matcher(difflib.SequenceMatcher[str]):
                 return a[i + start : i + end] == b[j + start : j + end]
             return a[i - end : i - start] == b[j - end : j - start]
 
-        low, step = 0, 1 if forward else -1  # the first ``low`` lines are equal
-        x, y = (i, j) if forward else (i - 1, j - 1)
-        while low < min(limit, _ONE_BY_ONE) and a[x + step * low] == b[y + step * low]:
-            low += 1
-        if low < _ONE_BY_ONE:
-            return low
-        high = low * 2
+        if limit <= 0 or not same(0, 1):
+            return 0
+        low, high = 1, 2  # the first ``low`` lines are equal
         while high <= limit and same(low, high):
             low, high = high, high * 2
         high = min(high, limit + 1)
@@ -102,6 +98,24 @@ class _Matcher(difflib.SequenceMatcher[str]):
         back = self._run(i, j, False, bounds)
         return back + self._run(i, j, True, bounds), i - back, j - back
 
+    def _longest_on(self, shift: int, bounds: tuple[int, int, int, int]) -> tuple[int, int, int]:
+        """The longest run of equal lines on one diagonal (``b[i + shift]`` against ``a[i]``)
+        within the range, the first if several: where the lines around a change line up.
+        The lines are compared in bulk; only where they differ is looked at one by one."""
+        alo, ahi, blo, bhi = bounds
+        low, high = max(alo, blo - shift), min(ahi, bhi - shift)
+        if high <= low:
+            return 0, alo, blo
+        differ = itertools.compress(
+            range(low, high),
+            map(operator.ne, self._a[low:high], self._b[low + shift : high + shift]),
+        )
+        ends = [low - 1, *differ, high]  # the lines before and after each run
+        sizes = list(map(operator.sub, ends[1:], ends[:-1]))
+        size = max(sizes)
+        start = ends[sizes.index(size)] + 1
+        return size - 1, start, start + shift
+
     def find_longest_match(
         self, alo: int = 0, ahi: int | None = None, blo: int = 0, bhi: int | None = None
     ) -> difflib.Match:
@@ -111,14 +125,8 @@ class _Matcher(difflib.SequenceMatcher[str]):
         if ahi - alo < _SMALL:
             return super().find_longest_match(alo, ahi, blo, bhi)
         bounds = (alo, ahi, blo, bhi)
-        best = (0, alo, blo)  # size, i, j
-        for shift in dict.fromkeys((blo - alo, bhi - ahi)):
-            measured = alo  # where the last run measured on this diagonal ends
-            for i in range(alo, ahi, max(1, (ahi - alo) // _PROBES)):
-                if i >= measured:
-                    run = self._run_at(i, i + shift, bounds)
-                    measured = max(i + 1, run[1] + run[0])
-                    best = max(best, run, key=_rank)
+        measured = {blo - alo, bhi - ahi}  # diagonals (j - i) whose runs are all known
+        best = max((self._longest_on(shift, bounds) for shift in measured), key=_rank)  # size, i, j
         least = best[0]
         if least < 2:
             return super().find_longest_match(alo, ahi, blo, bhi)
@@ -133,8 +141,8 @@ class _Matcher(difflib.SequenceMatcher[str]):
             for j in where[bisect.bisect_left(where, blo) :]:
                 if j >= bhi:
                     break
-                if run_end.get(j - i, alo) > i:
-                    continue  # inside a run already followed
+                if j - i in measured or run_end.get(j - i, alo) > i:
+                    continue  # on a measured diagonal, or inside a run already followed
                 # A run at least as long as the best passes through a[i + h] or a[i - h].
                 h = best[0] // 2
                 if not (
