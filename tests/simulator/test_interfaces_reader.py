@@ -585,3 +585,20 @@ def test_a_stanza_read_before_on_its_own_still_adds_to_an_earlier_one(tmp_path: 
         ["post-up false", "post-up true"],
         "first\nsecond\n",
     )
+
+
+def test_an_interface_read_before_follows_its_parent_where_it_is_read_again(
+    tmp_path: Path,
+) -> None:
+    """An interface read from paragraphs of its own is completed as before only where what
+    completing it looked at is as before: the same VLAN paragraph on a node whose NIC is its
+    parent, then on one without that NIC (the parent listed as missing, ``exists: 0``)."""
+    vlan = "auto vlan5\niface vlan5 inet manual\n\tvlan-raw-device eno1\n"
+    answer = _node(tmp_path / "nic", vlan).ok("GET", "/network/vlan5")
+    assert (answer["type"], answer["exists"]) == ("vlan", 1)
+    listed = _node(tmp_path / "none", vlan, ("eno2",)).ok("GET", "/network")
+    assert {item["iface"]: item.get("exists") for item in listed} == {
+        "vlan5": 0,
+        "eno1": 0,
+        "eno2": 1,
+    }
