@@ -11,6 +11,7 @@ interface in between. ``NetworkConfig`` is that structure: each interface a
 
 from __future__ import annotations
 
+import functools
 import re
 from dataclasses import dataclass, field
 from typing import Any
@@ -55,11 +56,17 @@ def copied(stanza: Stanza) -> Stanza:
     return {key: list(value) if isinstance(value, list) else value for key, value in stanza.items()}
 
 
-def ports_of(stanza: Stanza) -> list[str]:
+def ports_of(stanza: Stanza) -> tuple[str, ...]:
     """Every interface a stanza names as a port or slave, as ``split_list`` reads them."""
     if stanza.keys().isdisjoint(PORT_KEYS):
-        return []  # most interfaces: asked first, for speed
-    return split_list(" ".join(str(stanza[key]) for key in PORT_KEYS if truthy(stanza.get(key))))
+        return ()  # most interfaces: asked first, for speed
+    return _split(" ".join(str(stanza[key]) for key in PORT_KEYS if truthy(stanza.get(key))))
+
+
+@functools.lru_cache(maxsize=4096)
+def _split(names: str) -> tuple[str, ...]:
+    """``split_list`` of a port list, kept: the same lists are split on every write."""
+    return tuple(split_list(names))
 
 
 def cidr_of(address: str, mask: Any) -> str | None:
