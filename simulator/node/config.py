@@ -60,7 +60,10 @@ def ports_of(stanza: Stanza) -> tuple[str, ...]:
     """Every interface a stanza names as a port or slave, as ``split_list`` reads them."""
     if stanza.keys().isdisjoint(PORT_KEYS):
         return ()  # most interfaces: asked first, for speed
-    return _split(" ".join(str(stanza[key]) for key in PORT_KEYS if truthy(stanza.get(key))))
+    lists = [stanza[key] for key in PORT_KEYS if key in stanza]
+    if len(lists) == 1:  # a bridge's or a bond's list: asked next, for speed
+        return _split(str(lists[0])) if truthy(lists[0]) else ()
+    return _split(" ".join(str(value) for value in lists if truthy(value)))
 
 
 @functools.lru_cache(maxsize=4096)

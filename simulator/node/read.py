@@ -250,6 +250,8 @@ class _Paragraph:
 
     events: list[_Event]
     owner: str | None
+    stanzas: bool
+    """Whether it has an ``iface`` line (it gives its interface a position)."""
 
 
 def _paragraph(text: str) -> _Paragraph:
@@ -259,7 +261,8 @@ def _paragraph(text: str) -> _Paragraph:
         events = _events(text)
         names = {name for event in events for name in _named(event)}
         kept = any(not isinstance(event, _Iface) and event[0] == "kept" for event in events)
-        paragraph = _Paragraph(events, names.pop() if len(names) == 1 and not kept else None)
+        owner = names.pop() if len(names) == 1 and not kept else None
+        paragraph = _Paragraph(events, owner, any(isinstance(e, _Iface) for e in events))
         if len(_PARAGRAPHS) >= _MOST:
             _PARAGRAPHS.clear()
         _PARAGRAPHS[text] = paragraph
@@ -365,7 +368,7 @@ class _Reader:
                 own = self._own.setdefault(owner, _OwnParagraphs([]))
                 ifaces.setdefault(owner, {})  # its place, kept until it is built
                 own.texts.append(paragraph_text)
-                if own.priority is None and any(isinstance(e, _Iface) for e in paragraph.events):
+                if own.priority is None and paragraph.stanzas:
                     own.priority = self._next_position()
                 continue
             for event in paragraph.events:

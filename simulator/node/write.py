@@ -129,12 +129,14 @@ def _vlan_keys_from_name(ifaces: dict[str, Stanza]) -> None:
             stanza.pop("vlan-id", None)
 
 
-def _levels(name: str) -> list[str]:
-    """``split(/[.:]/, $name)``: the root interface and its child levels (trailing empties go)."""
+@functools.lru_cache(maxsize=1 << 14)
+def _levels(name: str) -> tuple[str, ...]:
+    """``split(/[.:]/, $name)``: the root interface and its child levels (trailing empties go);
+    kept per name (the same names are sorted on every write)."""
     parts = _CHILD_SEPARATOR.split(name)
     while len(parts) > 1 and not parts[-1]:
         parts.pop()
-    return parts
+    return tuple(parts)
 
 
 def _file_order(ifaces: dict[str, Stanza]) -> Callable[[str], Any]:
