@@ -23,6 +23,8 @@ _WHITESPACE = re.compile(r"[ \t\n\r\f\v]+")
 
 def truthy(value: Any) -> bool:
     """Perl's truth: undef, ``''``, ``'0'`` and the number 0 are false, all else is true."""
+    if value.__class__ is str:  # most values: asked first, for speed
+        return value not in ("", "0")
     if value is None:
         return False
     if isinstance(value, bool | int | float):

@@ -18,7 +18,6 @@ a parent, ...) are server behaviour and live in the simulator, not here.
 
 from __future__ import annotations
 
-import copy
 import functools
 import ipaddress
 import re
@@ -637,8 +636,13 @@ def _family_block(name: str, stanza: Stanza, family: str | None, first: bool) ->
 
 
 def render_stanza(name: str, stanza: Stanza) -> str:
-    """The ``auto`` line and ``iface`` blocks the writer prints for one interface."""
-    stanza = copy.deepcopy(stanza)
+    """The ``auto`` line and ``iface`` blocks the writer prints for one interface.
+
+    The writer's last edits (bond slaves normalised, OVS options, an inet6-only
+    interface's comments) replace top-level keys only, so a shallow copy keeps
+    ``stanza`` as it was.
+    """
+    stanza = dict(stanza)
     raw = ""
     if _is_truthy(stanza.get("autostart")):
         raw += f"auto {name}\n"
@@ -651,8 +655,22 @@ def render_stanza(name: str, stanza: Stanza) -> str:
 
 
 def _prepare_for_write(ifaces: dict[str, Stanza]) -> None:
-    """The writer's own edits before printing: cidr, OVS ports, bond slaves, VLAN keys."""
-    for stanza in ifaces.values():
+    """The writer's own edits before printing: cidr, OVS ports, bond slaves, VLAN keys.
+
+    ``ifaces`` holds the caller's stanzas: each one is copied the first time it
+    is edited (and a removed or replaced one only leaves ``ifaces``), so the
+    caller's config is left as it was without copying all of it.
+    """
+    copied: set[str] = set()
+
+    def edited(name: str) -> Stanza:
+        if name not in copied:
+            ifaces[name] = dict(ifaces[name])
+            copied.add(name)
+        return ifaces[name]
+
+    for name in [n for n, stanza in ifaces.items() if "cidr" in stanza or "cidr6" in stanza]:
+        stanza = edited(name)  # without a cidr, an absent address stays absent (None either way)
         cidr, cidr6 = stanza.pop("cidr", None), stanza.pop("cidr6", None)
         if stanza.get("address") is None:
             stanza["address"] = cidr
@@ -673,13 +691,14 @@ def _prepare_for_write(ifaces: dict[str, Stanza]) -> None:
                     "method": "manual",
                     "families": ["inet"],
                 }
+                copied.add(name)
             elif ifaces[bridge].get("type") != "OVSBridge":
                 del ifaces[name]
     for name, stanza in ifaces.items():
         if stanza.get("type") == "OVSBridge":
             for port in str(stanza.get("ovs_ports") or "").split():
                 if port in ifaces:
-                    member = ifaces[port]
+                    member = edited(port)
                     member["autostart"] = 0
                     if member.get("type") == "eth":
                         member["type"] = "OVSPort"
@@ -688,19 +707,22 @@ def _prepare_for_write(ifaces: dict[str, Stanza]) -> None:
         if stanza.get("type") == "OVSBond":
             for port in str(stanza.get("ovs_bonds") or "").split():
                 if port in ifaces:
-                    ifaces[port]["autostart"] = 1
+                    edited(port)["autostart"] = 1
         if stanza.get("type") == "bond" and stanza.get("slaves"):
             for port in str(stanza["slaves"]).split():
                 if port in ifaces:
-                    ifaces[port]["autostart"] = 1
+                    edited(port)["autostart"] = 1
     for name, stanza in ifaces.items():
         if stanza.get("type") != "vlan":
             continue
+        keys: tuple[str, ...] = ()
         if re.fullmatch(r"\S+\.\d+", name):
-            stanza.pop("vlan-raw-device", None)
-            stanza.pop("vlan-id", None)
+            keys = ("vlan-raw-device", "vlan-id")
         elif re.fullmatch(r"vlan\d+", name):
-            stanza.pop("vlan-id", None)
+            keys = ("vlan-id",)
+        if any(key in stanza for key in keys):
+            for key in keys:
+                edited(name).pop(key, None)
 
 
 def _sort_key(ifaces: dict[str, Stanza]) -> Any:
@@ -711,8 +733,10 @@ def _sort_key(ifaces: dict[str, Stanza]) -> Any:
             return None
         return _TYPE_WEIGHT.get(kind, 0) + len(rest)
 
+    weights = {name: type_weight(name) for name in ifaces}
+
     def compare(a: str, b: str) -> int:
-        wa, wb = type_weight(a), type_weight(b)
+        wa, wb = weights[a], weights[b]
         if wa is None or wb is None:
             wa = wb = 0
         pa = wa + (ifaces[a].get("priority") or NEW_PRIORITY)
@@ -726,7 +750,7 @@ def _sort_key(ifaces: dict[str, Stanza]) -> Any:
 
 def render(config: NetworkConfig) -> str:
     """The whole file as Proxmox's writer prints it (the input is not modified)."""
-    ifaces = copy.deepcopy(config.ifaces)
+    ifaces = dict(config.ifaces)  # the stanzas themselves are copied where the writer edits them
     _prepare_for_write(ifaces)
     options = list(config.options)
     raw = HEADER

@@ -13,6 +13,7 @@ normalised on POST only, ...).
 
 from __future__ import annotations
 
+import functools
 import ipaddress
 import re
 from collections.abc import Iterable
@@ -27,6 +28,7 @@ from simulator.node.config import (
     PORT_KEYS,
     NetworkConfig,
     Stanza,
+    copied,
     ports_of,
 )
 from simulator.node.diff import unified_diff
@@ -104,12 +106,31 @@ _REVERT = {"node": _NODE}
 # --- reading and writing the node's file ---------------------------------------------------
 
 
+@functools.lru_cache(maxsize=8)
+def _read(text: str, nics: tuple[str, ...], active: frozenset[str]) -> NetworkConfig:
+    """The file as Proxmox reads it, kept by its text and the node's links: a node read again
+    while nothing changed is not parsed again. Its stanzas are never changed (``editable``)."""
+    return read_interfaces(text, nics, active)
+
+
 def read_config(node: Node) -> NetworkConfig:
-    """The config API reads see: the pending file if there is one, else the live file."""
+    """The config API reads see: the pending file if there is one, else the live file.
+
+    Its ``ifaces`` and ``options`` are the caller's own; its stanzas are shared with
+    the next reads of the same file: change one only through ``editable``.
+    """
     text = node.read(INTERFACES_NEW)
     if text is None:
         text = node.read(INTERFACES) or ""
-    return read_interfaces(text, node.nics, node.active)
+    read = _read(text, tuple(node.nics), frozenset(node.active))
+    return NetworkConfig(dict(read.ifaces), list(read.options))
+
+
+def editable(ifaces: dict[str, Stanza], name: str) -> Stanza:
+    """The stanza ``name`` of a config from ``read_config``, made the config's own to change
+    (its lists stay shared: replace them, never change them in place)."""
+    stanza = ifaces[name] = dict(ifaces[name])
+    return stanza
 
 
 def write_config(node: Node, config: NetworkConfig) -> None:
@@ -317,7 +338,7 @@ def register(router: Router, cluster: Cluster) -> None:
                 }
             if type_filter in ("any_bridge", "include_sdn", "vnet"):
                 ifaces.update(cluster.sdn.local_vnets(target))
-        data = [{**ifaces[name], "iface": name} for name in sorted(ifaces)]
+        data = [{**copied(ifaces[name]), "iface": name} for name in sorted(ifaces)]
         changes = pending_changes(target)
         return Reply(data, {"changes": changes} if changes else {})
 
@@ -356,7 +377,7 @@ def register(router: Router, cluster: Cluster) -> None:
         ifaces = config.ifaces
         if iface not in ifaces:
             raise param_error({"iface": "interface does not exist"})
-        stored = ifaces[iface]
+        stored = editable(ifaces, iface)
         for key in split_list(delete):
             stored.pop(key, None)
             if key in ("cidr", "cidr6"):
@@ -386,7 +407,7 @@ def register(router: Router, cluster: Cluster) -> None:
         ifaces = read_config(target).ifaces
         if iface not in ifaces:
             raise param_error({"iface": "interface does not exist"})
-        return Reply(ifaces[iface])
+        return Reply(copied(ifaces[iface]))
 
     def delete(request: Request, node: str, iface: str) -> Reply:
         target = cluster.node(node)
@@ -398,6 +419,7 @@ def register(router: Router, cluster: Cluster) -> None:
         stanza = ifaces.pop(iface)
         bridge = ifaces.get(str(stanza.get("ovs_bridge") or ""))
         if stanza.get("type") in ("OVSIntPort", "OVSBond") and bridge and bridge.get("ovs_ports"):
+            bridge = editable(ifaces, str(stanza["ovs_bridge"]))
             bridge["ovs_ports"] = " ".join(
                 p for p in str(bridge["ovs_ports"]).split() if p != iface
             )

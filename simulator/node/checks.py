@@ -17,6 +17,21 @@ from simulator.errors import ApiError, die
 from simulator.node.config import NetworkConfig, Stanza, ports_of
 
 _WRITER_PM = "/usr/share/perl5/PVE/Network/Interfaces.pm"
+_LEADING_DIGITS = re.compile(r"\s*(\d+)")
+_DOTTED_VLAN = re.compile(r"(\S+)\.(\d+)")
+_NUMBERED_VLAN = re.compile(r"vlan(\d+)")
+_VLAN_PORT = re.compile(r"(\S+)\.(\d+)$")
+_CHECKED_TYPES = {
+    "OVSBridge": "ovs",
+    "OVSBond": "ovs",
+    "bond": "bond",
+    "vlan": "vlan",
+    "bridge": "bridge",
+}
+"""The check that looks at an interface of each type (``_concerned``)."""
+_VXLAN_KEYS = frozenset(
+    ("vxlan-id", "vxlan-svcnodeip", "vxlan-remoteip", "vxlan-local-tunnelip", "vxlan-physdev")
+)
 _BRIDGE_PORT_OPTIONS = (
     "bridge-learning",
     "bridge-arp-nd-suppress",
@@ -32,7 +47,7 @@ def _perl_die(message: str, line: int) -> ApiError:
 
 
 def _number(value: object) -> int:
-    match = re.match(r"\s*(\d+)", str(value or ""))
+    match = _LEADING_DIGITS.match(str(value or ""))
     return int(match[1]) if match else 0
 
 
@@ -51,17 +66,17 @@ def _check_mtu(ifaces: dict[str, Stanza], parent: str, child: str) -> None:
         )
 
 
-def _check_ports_unique(ifaces: dict[str, Stanza]) -> None:
+def _check_ports_unique(ifaces: dict[str, Stanza], names: list[str]) -> None:
     used_by: dict[str, str] = {}
-    for name in sorted(ifaces):
+    for name in names:
         for port in ports_of(ifaces[name]):
             if used_by.get(port, name) != name:
                 raise die(f"port '{port}' is already used on interface '{used_by[port]}'")
             used_by[port] = name
 
 
-def _check_ovs(ifaces: dict[str, Stanza]) -> None:
-    for name in sorted(ifaces):
+def _check_ovs(ifaces: dict[str, Stanza], names: list[str]) -> None:
+    for name in names:
         stanza = ifaces[name]
         if stanza.get("type") == "OVSBridge":
             for port in str(stanza.get("ovs_ports") or "").split():
@@ -82,8 +97,8 @@ def _check_ovs(ifaces: dict[str, Stanza]) -> None:
                 _check_mtu(ifaces, name, port)
 
 
-def _check_bonds(ifaces: dict[str, Stanza]) -> None:
-    for name in sorted(ifaces):
+def _check_bonds(ifaces: dict[str, Stanza], names: list[str]) -> None:
+    for name in names:
         stanza = ifaces[name]
         if stanza.get("type") != "bond" or not stanza.get("slaves"):
             continue
@@ -102,9 +117,9 @@ def _check_bonds(ifaces: dict[str, Stanza]) -> None:
             raise _perl_die(f"bond '{name}' - bond-primary interface is not a slave", 908)
 
 
-def _check_vxlans(ifaces: dict[str, Stanza]) -> None:
+def _check_vxlans(ifaces: dict[str, Stanza], names: list[str]) -> None:
     seen: dict[str, str] = {}
-    for name in sorted(ifaces):
+    for name in names:
         stanza = ifaces[name]
         vxlan_id = stanza.get("vxlan-id")
         if stanza.get("type") == "vxlan" and vxlan_id:
@@ -114,7 +129,7 @@ def _check_vxlans(ifaces: dict[str, Stanza]) -> None:
                 )
             seen[vxlan_id] = name
         remotes = ("vxlan-svcnodeip", "vxlan-remoteip", "vxlan-local-tunnelip")
-        if sum(stanza.get(k) is not None for k in remotes) > 1:
+        if len([key for key in remotes if stanza.get(key) is not None]) > 1:
             raise die(
                 f"iface {name} - vxlan-svcnodeip, vxlan-remoteip and vxlan-localtunnelip "
                 "are mutually exclusive"
@@ -123,18 +138,18 @@ def _check_vxlans(ifaces: dict[str, Stanza]) -> None:
             raise die(f"iface {name} - vxlan-svcnodeip and vxlan-physdev must be define together")
 
 
-def _check_vlans(ifaces: dict[str, Stanza]) -> None:
-    for name in sorted(ifaces):
+def _check_vlans(ifaces: dict[str, Stanza], names: list[str]) -> None:
+    for name in names:
         stanza = ifaces[name]
         if stanza.get("type") != "vlan":
             continue
-        if dotted := re.fullmatch(r"(\S+)\.(\d+)", name):
+        if dotted := _DOTTED_VLAN.fullmatch(name):
             parent, vlan_id = dotted[1], int(dotted[2])
         else:
             if not stanza.get("vlan-raw-device"):
                 raise _perl_die("missing vlan-raw-device option", 954)
             parent = stanza["vlan-raw-device"]
-            if numbered := re.fullmatch(r"vlan(\d+)", name):
+            if numbered := _NUMBERED_VLAN.fullmatch(name):
                 vlan_id = int(numbered[1])
             else:
                 if not stanza.get("vlan-id"):
@@ -153,9 +168,9 @@ def _check_vlans(ifaces: dict[str, Stanza]) -> None:
         _check_mtu(ifaces, parent, name)
 
 
-def _check_uplinks(ifaces: dict[str, Stanza]) -> None:
+def _check_uplinks(ifaces: dict[str, Stanza], names: list[str]) -> None:
     seen: dict[str, str] = {}
-    for name in sorted(ifaces):
+    for name in names:
         stanza = ifaces[name]
         uplink = stanza.get("uplink-id")
         if not uplink:
@@ -172,15 +187,15 @@ def _check_uplinks(ifaces: dict[str, Stanza]) -> None:
         seen[uplink] = name
 
 
-def _check_bridges(ifaces: dict[str, Stanza]) -> None:
+def _check_bridges(ifaces: dict[str, Stanza], names: list[str], options: list[str]) -> None:
     with_implicit = dict(ifaces)
     bridge_of: dict[str, str] = {}
-    for name in sorted(ifaces):
+    for name in names:
         stanza = ifaces[name]
         if stanza.get("type") != "bridge":
             continue
         for port in str(stanza.get("bridge_ports") or "").split():
-            vlan_port = re.search(r"(\S+)\.(\d+)$", port)
+            vlan_port = _VLAN_PORT.search(port)
             if vlan_port and port not in with_implicit:
                 # ports named X.N are created on the fly as VLANs of X
                 with_implicit[port] = {"type": "vlan", "method": "manual", "method6": "manual"}
@@ -198,7 +213,7 @@ def _check_bridges(ifaces: dict[str, Stanza]) -> None:
                 )
             _check_mtu(with_implicit, port, name)
             bridge_of[port] = name
-    for name in sorted(ifaces):
+    for name in options:
         stanza = ifaces[name]
         for option in _BRIDGE_PORT_OPTIONS:
             if stanza.get(option) and name not in bridge_of:
@@ -215,13 +230,34 @@ def _check_bridges(ifaces: dict[str, Stanza]) -> None:
             )
 
 
+def _concerned(ifaces: dict[str, Stanza], names: list[str]) -> dict[str, list[str]]:
+    """The interfaces each check looks at, in name order: the others pass it whatever they
+    hold (an interface of another type, or without the options the check is about)."""
+    found: dict[str, list[str]] = {check: [] for check in _CHECKED_TYPES.values()}
+    found.update({"vxlan": [], "uplink": [], "port options": []})
+    for name in names:
+        stanza = ifaces[name]
+        keys = stanza.keys()
+        if check := _CHECKED_TYPES.get(str(stanza.get("type"))):
+            found[check].append(name)
+        if not keys.isdisjoint(_VXLAN_KEYS):
+            found["vxlan"].append(name)
+        if "uplink-id" in keys:
+            found["uplink"].append(name)
+        if not keys.isdisjoint(_BRIDGE_PORT_OPTIONS):
+            found["port options"].append(name)
+    return found
+
+
 def check_config(config: NetworkConfig) -> None:
     """Raise the writer's error for an inconsistent config, in the writer's order of checks."""
     ifaces = config.ifaces
-    _check_ports_unique(ifaces)
-    _check_ovs(ifaces)
-    _check_bonds(ifaces)
-    _check_vxlans(ifaces)
-    _check_vlans(ifaces)
-    _check_uplinks(ifaces)
-    _check_bridges(ifaces)
+    names = sorted(ifaces)  # the writer checks in name order
+    concerned = _concerned(ifaces, names)
+    _check_ports_unique(ifaces, names)
+    _check_ovs(ifaces, concerned["ovs"])
+    _check_bonds(ifaces, concerned["bond"])
+    _check_vxlans(ifaces, concerned["vxlan"])
+    _check_vlans(ifaces, concerned["vlan"])
+    _check_uplinks(ifaces, concerned["uplink"])
+    _check_bridges(ifaces, concerned["bridge"], concerned["port options"])

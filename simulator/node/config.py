@@ -11,6 +11,7 @@ interface in between. ``NetworkConfig`` is that structure: each interface a
 
 from __future__ import annotations
 
+import functools
 import re
 from dataclasses import dataclass, field
 from typing import Any
@@ -49,9 +50,26 @@ class NetworkConfig:
     options: list[tuple[int, str]] = field(default_factory=list)
 
 
-def ports_of(stanza: Stanza) -> list[str]:
+def copied(stanza: Stanza) -> Stanza:
+    """A copy of a stanza to change freely, its lists copied too (its other values, text and
+    numbers, cannot change)."""
+    return {key: list(value) if isinstance(value, list) else value for key, value in stanza.items()}
+
+
+def ports_of(stanza: Stanza) -> tuple[str, ...]:
     """Every interface a stanza names as a port or slave, as ``split_list`` reads them."""
-    return split_list(" ".join(str(stanza[key]) for key in PORT_KEYS if truthy(stanza.get(key))))
+    if stanza.keys().isdisjoint(PORT_KEYS):
+        return ()  # most interfaces: asked first, for speed
+    lists = [stanza[key] for key in PORT_KEYS if key in stanza]
+    if len(lists) == 1:  # a bridge's or a bond's list: asked next, for speed
+        return _split(str(lists[0])) if truthy(lists[0]) else ()
+    return _split(" ".join(str(value) for value in lists if truthy(value)))
+
+
+@functools.lru_cache(maxsize=4096)
+def _split(names: str) -> tuple[str, ...]:
+    """``split_list`` of a port list, kept: the same lists are split on every write."""
+    return tuple(split_list(names))
 
 
 def cidr_of(address: str, mask: Any) -> str | None:

@@ -29,7 +29,7 @@ without a stanza of its own gets the family ``inet``.
 from __future__ import annotations
 
 import re
-from collections.abc import Collection
+from collections.abc import Callable, Collection
 
 from simulator.node.config import Stanza, cidr_of
 from simulator.node.ovs import take_ovs_option
@@ -43,7 +43,11 @@ _NUMBERED_VLAN = re.compile(r"vlan(\d+)", re.ASCII)
 _HAS_PREFIX = re.compile(r"/\d+\Z", re.ASCII)
 
 
-def _exists_as_parent(ifaces: dict[str, Stanza], parent: str) -> object:
+ParentExists = Callable[[str], object]
+"""Whether a VLAN's or alias's parent exists (``exists_as_parent`` on the interfaces read)."""
+
+
+def exists_as_parent(ifaces: dict[str, Stanza], parent: str) -> object:
     """Whether a VLAN's or alias's parent exists; a parent the file lacks is added as missing."""
     if parent in ifaces:
         return ifaces[parent].get("exists")
@@ -79,7 +83,7 @@ def _bridge(stanza: Stanza) -> None:
         stanza["bridge_fd"] = 0
 
 
-def _vlan(name: str, stanza: Stanza, ifaces: dict[str, Stanza]) -> None:
+def _vlan(name: str, stanza: Stanza, parent_exists: ParentExists) -> None:
     stanza["type"] = "vlan"
     if dotted := _DOTTED_VLAN.fullmatch(name):
         if not truthy(stanza.get("vlan-raw-device")):
@@ -88,11 +92,11 @@ def _vlan(name: str, stanza: Stanza, ifaces: dict[str, Stanza]) -> None:
             stanza["vlan-id"] = dotted[2]
     elif (numbered := _NUMBERED_VLAN.fullmatch(name)) and truthy(numbered[1]):
         stanza["vlan-id"] = numbered[1]
-    stanza["exists"] = _exists_as_parent(ifaces, stanza["vlan-raw-device"])
+    stanza["exists"] = parent_exists(stanza["vlan-raw-device"])
 
 
 def _infer_type(
-    name: str, stanza: Stanza, ifaces: dict[str, Stanza], nics: Collection[str]
+    name: str, stanza: Stanza, nics: Collection[str], parent_exists: ParentExists
 ) -> None:
     """Set ``type`` (and what comes with it) by Proxmox's rules, first match wins."""
     stanza["type"] = "unknown"
@@ -108,9 +112,9 @@ def _infer_type(
             _ovs_bond(stanza)
     elif alias := _ALIAS.fullmatch(name):
         stanza["type"] = "alias"
-        stanza["exists"] = _exists_as_parent(ifaces, alias[1])
+        stanza["exists"] = parent_exists(alias[1])
     elif _DOTTED_VLAN.fullmatch(name) or truthy(stanza.get("vlan-raw-device")):
-        _vlan(name, stanza, ifaces)
+        _vlan(name, stanza, parent_exists)
     elif name in nics or PHYSICAL_NIC.fullmatch(name):
         if not truthy(ovs_type):
             stanza["type"] = "eth"
@@ -149,22 +153,21 @@ def _map_cidr(stanza: Stanza, suffix: str, host_bits: int) -> None:
         stanza["cidr" + suffix] = f"{address}/{host_bits}"
 
 
-def complete(ifaces: dict[str, Stanza], nics: Collection[str]) -> None:
-    """Complete every interface read from the file, in name order.
-
-    The names are taken before the first one is completed: a parent added on
-    the way (``{exists: 0}``) is not completed itself.
-    """
-    for name in sorted(ifaces):
-        stanza = ifaces[name]
-        _infer_type(name, stanza, ifaces, nics)
-        _map_cidr(stanza, "", 32)
-        _map_cidr(stanza, "6", 128)
-        for method in ("method", "method6"):
-            if not truthy(stanza.get(method)):
-                stanza[method] = "manual"
-        comments6 = stanza.pop("comments6", None)
-        if truthy(comments6):
-            stanza["comments"] = (stanza.get("comments") or "") + comments6
-        if not truthy(stanza.get("families")):
-            stanza["families"] = ["inet"]
+def complete_one(
+    name: str, stanza: Stanza, nics: Collection[str], parent_exists: ParentExists
+) -> None:
+    """Complete one interface read from the file: what it is, its ``cidr``, methods, comments
+    and families. The reader completes every interface so, in name order, the names taken
+    before the first one is completed: a parent added on the way (``{exists: 0}``) is not
+    completed itself."""
+    _infer_type(name, stanza, nics, parent_exists)
+    _map_cidr(stanza, "", 32)
+    _map_cidr(stanza, "6", 128)
+    for method in ("method", "method6"):
+        if not truthy(stanza.get(method)):
+            stanza[method] = "manual"
+    comments6 = stanza.pop("comments6", None)
+    if truthy(comments6):
+        stanza["comments"] = (stanza.get("comments") or "") + comments6
+    if not truthy(stanza.get("families")):
+        stanza["families"] = ["inet"]

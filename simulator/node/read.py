@@ -30,6 +30,11 @@ writer prints next both follow from these rules:
   and so does each kept top-level line, which is how the writer puts them back
   in order.
 
+An empty line ends any stanza and does nothing at the top level, so the reader
+takes the file a paragraph (the lines between empty ones) at a time and keeps
+what each paragraph's text does: a file written anew for a change to one
+interface of a thousand is mostly paragraphs read before.
+
 Then the node's NICs are marked ``exists`` (and added when the file lacks them),
 the links that are up ``active``, ``lo`` added if missing, and each interface
 completed (type, ``cidr``, methods, families: ``simulator.node.kinds``).
@@ -37,11 +42,13 @@ completed (type, ``cidr``, methods, families: ``simulator.node.kinds``).
 
 from __future__ import annotations
 
+import functools
 import re
-from collections.abc import Collection, Iterable
+from collections.abc import Callable, Collection, Iterable
+from dataclasses import dataclass
 
-from simulator.node.config import LINUX_BOND_MODES, NetworkConfig, Stanza
-from simulator.node.kinds import complete
+from simulator.node.config import LINUX_BOND_MODES, NetworkConfig, Stanza, copied
+from simulator.node.kinds import complete_one, exists_as_parent
 from simulator.perl import split_words, truthy
 
 _COMMENT = re.compile(r"\s*#", re.ASCII)
@@ -91,14 +98,6 @@ _ADDRESS_KEYS = frozenset(("address", "netmask", "broadcast", "gateway"))
 _BOND_MODE_BY_NUMBER = {str(number): name for number, name in enumerate(LINUX_BOND_MODES)}
 
 
-def _file_lines(text: str) -> list[str]:
-    """The file's lines as Perl's ``<$fh>`` and ``chomp`` give them (LF only, no last empty)."""
-    lines = text.split("\n")
-    if lines[-1] == "":
-        lines.pop()
-    return lines
-
-
 def _add_ports(stanza: Stanza, key: str, value: str) -> None:
     """``bridge-ports``/``bond-slaves``: names sorted and de-duplicated, ``none`` left out.
 
@@ -145,62 +144,298 @@ def _store_option(stanza: Stanza, own: Stanza, suffix: str | None, match: re.Mat
         own.setdefault("options", []).append(line)
 
 
+@dataclass(frozen=True)
+class _Iface:
+    """``iface NAME [FAMILY METHOD]`` and the lines of its stanza (trailing blanks stripped).
+
+    ``settings`` is what the lines set on an interface read for the first time,
+    ``own`` what they set for the family only (its ``method``, ``comments`` and
+    ``options``; empty for a stanza without a family, whose own are the
+    interface's). Both are read once and copied where the paragraph comes again.
+    """
+
+    name: str
+    family: str | None
+    method: str | None
+    body: tuple[str, ...]
+    settings: Stanza
+    own: Stanza
+
+    @property
+    def suffix(self) -> str | None:
+        """The suffix of its family's keys (see ``_suffix``)."""
+        return _suffix(self.family)
+
+
+def _suffix(family: str | None) -> str | None:
+    """``""`` for inet, ``"6"`` for inet6, None for a stanza without a family."""
+    return None if family is None else family.removeprefix("inet")
+
+
+_Event = _Iface | tuple[str, tuple[str, ...]]
+"""What a paragraph does: a stanza, ``("auto", names)`` or ``("kept", (line,))``."""
+
+_ADDED_TO = ("bridge_ports", "slaves", "vxlan-remoteip", "comments", "options")
+"""Keys a stanza's lines add to rather than set: read again where an earlier stanza set one."""
+
+_PARAGRAPHS: dict[str, _Paragraph] = {}
+"""Each paragraph's reading, by its text (``_paragraph``); emptied when it holds ``_MOST``."""
+_MOST = 100_000
+
+
+def _read_body(body: Iterable[str], stanza: Stanza, target: Stanza, suffix: str | None) -> None:
+    """Store a stanza's comment and option lines: options on ``stanza`` (addresses of the
+    family ``suffix``), comments and unknown options on ``target``."""
+    for line in body:
+        if comment := _STANZA_COMMENT.fullmatch(line):
+            target["comments"] = (target.get("comments") or "") + comment[1] + "\n"
+        elif option := _OPTION.fullmatch(line):
+            _store_option(stanza, target, suffix, option)
+
+
+def _iface(
+    lines: list[str], index: int, name: str, family: str | None, method: str | None
+) -> tuple[int, str | None, _Iface]:
+    """The stanza that starts at ``lines[index]``: where it ends, the line that ends it."""
+    body: list[str] = []
+    ended_by = None
+    while index < len(lines):
+        line = _TRAILING_BLANKS.sub("", lines[index])
+        if _STANZA_COMMENT.fullmatch(line) is None and (
+            _STANZA_END.match(line) or not _OPTION.fullmatch(line)
+        ):
+            ended_by = line
+            break
+        body.append(line)
+        index += 1
+    settings: Stanza = {}
+    own: Stanza = {"method": method}
+    suffix = _suffix(family)
+    _read_body(body, settings, settings if suffix is None else own, suffix)
+    return (
+        index,
+        ended_by,
+        _Iface(name, family, method, tuple(body), settings, own if suffix is not None else {}),
+    )
+
+
+def _events(paragraph: str) -> list[_Event]:
+    """What reading a paragraph (lines between empty ones) does; a line that ends a stanza
+    is read again at the top level, stripped."""
+    lines = paragraph.split("\n")
+    events: list[_Event] = []
+    index, again = 0, None
+    while index < len(lines):
+        line = lines[index] if again is None else again
+        again = None
+        if _COMMENT.match(line):
+            index += 1
+        elif auto := _AUTO.match(line):
+            events.append(("auto", tuple(split_words(auto[1]))))
+            index += 1
+        elif iface := _IFACE.fullmatch(line):
+            index, again, stanza = _iface(lines, index + 1, *iface.groups())
+            events.append(stanza)
+        else:
+            if _WORD.search(line):
+                events.append(("kept", (line,)))
+            index += 1
+    return events
+
+
+@dataclass(frozen=True)
+class _Paragraph:
+    """What reading a paragraph does (``events``), and the one interface it is all about, if
+    it is (``owner``: its ``auto`` and ``iface`` lines name that interface alone)."""
+
+    events: list[_Event]
+    owner: str | None
+    stanzas: bool
+    """Whether it has an ``iface`` line (it gives its interface a position)."""
+
+
+def _paragraph(text: str) -> _Paragraph:
+    """The paragraph's reading, worked out once per text."""
+    paragraph = _PARAGRAPHS.get(text)
+    if paragraph is None:
+        events = _events(text)
+        names = {name for event in events for name in _named(event)}
+        kept = any(not isinstance(event, _Iface) and event[0] == "kept" for event in events)
+        owner = names.pop() if len(names) == 1 and not kept else None
+        paragraph = _Paragraph(events, owner, any(isinstance(e, _Iface) for e in events))
+        if len(_PARAGRAPHS) >= _MOST:
+            _PARAGRAPHS.clear()
+        _PARAGRAPHS[text] = paragraph
+    return paragraph
+
+
+@dataclass
+class _OwnParagraphs:
+    """An interface read so far only from paragraphs all about it, not yet built: where its
+    first stanza stood (``priority``) and those paragraphs."""
+
+    texts: list[str]
+    priority: int | None = None
+
+
+@dataclass(frozen=True)
+class _Completed:
+    """An interface as read and completed, and the parents completing it looked at: each
+    one's ``exists`` (type and value), or None for a parent the file lacked."""
+
+    stanza: Stanza
+    parents: tuple[tuple[str, tuple[type, object] | None], ...]
+
+
+_COMPLETED: dict[tuple[object, ...], _Completed] = {}
+"""Interfaces read from paragraphs of their own, completed (``_Reader.complete``); emptied
+when it holds ``_MOST``."""
+
+
+def _apply(event: _Event, config: NetworkConfig, position: Callable[[], int]) -> None:
+    """Do what one event of a paragraph does to the config read so far."""
+    ifaces = config.ifaces
+    if isinstance(event, _Iface):
+        _stanza(event, ifaces.setdefault(event.name, {}), position)
+    elif event[0] == "auto":
+        for name in event[1]:
+            ifaces.setdefault(name, {})["autostart"] = 1
+    else:
+        config.options.append((position(), event[1][0]))
+
+
+def _stanza(event: _Iface, stanza: Stanza, position: Callable[[], int]) -> None:
+    """Add ``iface NAME [FAMILY METHOD]`` and its lines to the interface."""
+    if not truthy(stanza.get("priority")):
+        stanza["priority"] = position()
+    stanza.setdefault("families", []).append(event.family)
+    suffix = event.suffix
+    if any(key in stanza for key in _ADDED_TO if key in event.settings):
+        own: Stanza = {"method": event.method}
+        _read_body(event.body, stanza, stanza if suffix is None else own, suffix)
+    else:
+        stanza.update(copied(event.settings))
+        own = copied(event.own)
+    if suffix is not None:
+        stanza.update({key + suffix: value for key, value in own.items()})
+
+
+def _named(event: _Event) -> tuple[str, ...]:
+    """The interfaces an event of a paragraph is about."""
+    if isinstance(event, _Iface):
+        return (event.name,)
+    return event[1] if event[0] == "auto" else ()
+
+
+def _parent_seen(ifaces: dict[str, Stanza], parent: str) -> tuple[type, object] | None:
+    """What completing a VLAN or alias reads of its parent: its ``exists``, None if absent."""
+    if parent not in ifaces:
+        return None
+    exists = ifaces[parent].get("exists")
+    return type(exists), exists
+
+
 class _Reader:
-    """One pass over the file's lines, filling a ``NetworkConfig`` in file order."""
+    """One pass over the file, a paragraph at a time, filling a ``NetworkConfig`` in order.
+
+    An empty line ends any stanza and does nothing at the top level, so each
+    paragraph is read the same wherever it stands: what it does is worked out
+    once per text (``_paragraph``). An interface read only from paragraphs all
+    about it (most are: a file written by Proxmox gives each its own) is built
+    only if another paragraph names it; else it is completed at the end, from
+    what its paragraphs gave when they came before with the same NIC, link
+    and parent state (``_COMPLETED``). A file written anew for a change to one
+    interface of a thousand is read at the cost of that one.
+    """
 
     def __init__(self) -> None:
         self.config = NetworkConfig()
         self._position = 2  # 1 is lo's
+        self._own: dict[str, _OwnParagraphs] = {}
 
     def _next_position(self) -> int:
         position = self._position
         self._position += 1
         return position
 
-    def read(self, lines: list[str]) -> None:
-        """Read every line; a line that ends a stanza is read again here, stripped."""
-        index, again = 0, None
-        while index < len(lines):
-            line = lines[index] if again is None else again
-            again = None
-            if _COMMENT.match(line):
-                index += 1
-            elif auto := _AUTO.match(line):
-                for name in split_words(auto[1]):
-                    self.config.ifaces.setdefault(name, {})["autostart"] = 1
-                index += 1
-            elif iface := _IFACE.fullmatch(line):
-                index, again = self._stanza(lines, index + 1, *iface.groups())
-            else:
-                if _WORD.search(line):
-                    self.config.options.append((self._next_position(), line))
-                index += 1
+    def read(self, text: str) -> None:
+        """Read the whole text, paragraph by paragraph."""
+        ifaces = self.config.ifaces
+        for paragraph_text in text.split("\n\n"):
+            paragraph = _paragraph(paragraph_text)
+            owner = paragraph.owner
+            if owner is not None and (owner not in ifaces or owner in self._own):
+                own = self._own.setdefault(owner, _OwnParagraphs([]))
+                ifaces.setdefault(owner, {})  # its place, kept until it is built
+                own.texts.append(paragraph_text)
+                if own.priority is None and paragraph.stanzas:
+                    own.priority = self._next_position()
+                continue
+            for event in paragraph.events:
+                for name in _named(event):
+                    if name in self._own:
+                        ifaces[name] = self._built(name)
+                _apply(event, self.config, self._next_position)
 
-    def _stanza(
-        self, lines: list[str], index: int, name: str, family: str | None, method: str | None
-    ) -> tuple[int, str | None]:
-        """Read the body of ``iface NAME [FAMILY METHOD]``; return where it ended and that line."""
-        stanza = self.config.ifaces.setdefault(name, {})
-        if not truthy(stanza.get("priority")):
-            stanza["priority"] = self._next_position()
-        stanza.setdefault("families", []).append(family)
-        suffix = None if family is None else family.removeprefix("inet")
-        own: Stanza = {"method": method}
-        target = stanza if suffix is None else own
-        ended_by = None
-        while index < len(lines):
-            line = _TRAILING_BLANKS.sub("", lines[index])
-            if comment := _STANZA_COMMENT.fullmatch(line):
-                target["comments"] = (target.get("comments") or "") + comment[1] + "\n"
-            elif _STANZA_END.match(line) or not (option := _OPTION.fullmatch(line)):
-                ended_by = line
-                break
+    def _built(self, name: str) -> Stanza:
+        """The interface read from its own paragraphs, as reading them in place gives it."""
+        own = self._own.pop(name)
+        scratch = NetworkConfig()
+        for paragraph_text in own.texts:
+            for event in _paragraph(paragraph_text).events:
+                _apply(event, scratch, lambda: own.priority or 0)
+        return scratch.ifaces[name]
+
+    def complete(self, nics: Collection[str], active: Collection[str]) -> None:
+        """Mark the NICs and active links, add ``lo``, and complete every interface."""
+        ifaces = self.config.ifaces
+        for nic in nics:
+            ifaces.setdefault(nic, {})["exists"] = 1  # on an interface not built: its place
+        for name in active:
+            if name in ifaces:
+                ifaces[name]["active"] = 1
+        ifaces.setdefault(
+            "lo", {"priority": 1, "method": "loopback", "type": "loopback", "autostart": 1}
+        )
+        parent_exists = functools.partial(exists_as_parent, ifaces)
+        for name in sorted(ifaces):
+            if name in self._own:
+                self._complete_own(name, nics, active)
             else:
-                _store_option(stanza, target, suffix, option)
-            index += 1
-        if suffix is not None:
-            stanza.update({key + suffix: value for key, value in own.items()})
-        return index, ended_by
+                complete_one(name, ifaces[name], nics, parent_exists)
+
+    def _complete_own(self, name: str, nics: Collection[str], active: Collection[str]) -> None:
+        """Complete an interface not built yet: as before, where its paragraphs and what they
+        depend on are as before, else built and completed now."""
+        ifaces = self.config.ifaces
+        own = self._own[name]
+        key = (name, *own.texts, name in nics, name in active)
+        done = _COMPLETED.get(key)
+        if done is not None and all(_parent_seen(ifaces, p) == seen for p, seen in done.parents):
+            stanza = done.stanza
+            if own.priority is not None and stanza["priority"] != own.priority:
+                stanza = {**stanza, "priority": own.priority}  # moved: the same, elsewhere
+                _COMPLETED[key] = _Completed(stanza, done.parents)
+            ifaces[name] = stanza
+            for parent, _seen in done.parents:
+                exists_as_parent(ifaces, parent)  # a missing parent is added as missing
+            del self._own[name]
+            return
+        stanza = ifaces[name] = self._built(name)
+        if name in nics:
+            stanza["exists"] = 1
+        if name in active:
+            stanza["active"] = 1
+        parents: list[tuple[str, tuple[type, object] | None]] = []
+
+        def parent_exists(parent: str) -> object:
+            parents.append((parent, _parent_seen(ifaces, parent)))
+            return exists_as_parent(ifaces, parent)
+
+        complete_one(name, stanza, nics, parent_exists)
+        if len(_COMPLETED) >= _MOST:
+            _COMPLETED.clear()
+        _COMPLETED[key] = _Completed(stanza, tuple(parents))
 
 
 def _without_ovs_port_lines(config: NetworkConfig) -> list[tuple[int, str]]:
@@ -231,19 +466,13 @@ def read_interfaces(
 ) -> NetworkConfig:
     """The file as Proxmox reads it on a node whose ``ip link`` lists ``nics``.
 
-    ``active`` names the links that are up (``/proc/net/dev``).
+    ``active`` names the links that are up (``/proc/net/dev``). The config is the
+    caller's; its stanzas may be shared with other reads of the same paragraphs:
+    copy one (``config.copied``) before changing it.
     """
     reader = _Reader()
-    reader.read(_file_lines(text))
+    reader.read(text)
+    reader.complete(nics, set(active))
     config = reader.config
-    for nic in nics:
-        config.ifaces.setdefault(nic, {})["exists"] = 1
-    for name in active:
-        if name in config.ifaces:
-            config.ifaces[name]["active"] = 1
-    config.ifaces.setdefault(
-        "lo", {"priority": 1, "method": "loopback", "type": "loopback", "autostart": 1}
-    )
-    complete(config.ifaces, nics)
     config.options = _without_ovs_port_lines(config)
     return config

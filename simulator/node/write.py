@@ -25,7 +25,6 @@ over (``source /etc/network/interfaces.d/*``, usually) go at the end.
 
 from __future__ import annotations
 
-import copy
 import functools
 import re
 from collections.abc import Callable
@@ -62,6 +61,11 @@ _TYPE_WEIGHTS = {
     kind: step * 100000 for step, kinds in enumerate(_TYPE_STEPS, start=1) for kind in kinds.split()
 }
 _OVS_MEMBERS = ("OVSPort", "OVSIntPort", "OVSBond")
+_PRINTED: dict[tuple[str, str], str] = {}
+"""Interface texts by name and settings (``_interface_text``); emptied when it holds
+``_PRINTED_MOST``."""
+_PRINTED_MOST = 50_000
+_UNPRINTED = ("priority", "exists", "active")
 _CHILD_SEPARATOR = re.compile(r"[.:]")
 _DOTTED_VLAN = re.compile(r"\S+\.\d+", re.ASCII)
 _NUMBERED_VLAN = re.compile(r"vlan\d+", re.ASCII)
@@ -78,13 +82,12 @@ def _addresses_from_cidr(ifaces: dict[str, Stanza]) -> None:
 
 def _ovs_members(ifaces: dict[str, Stanza]) -> None:
     """Unlisted OVS members become NICs again; an OVS bridge's ports are started by it."""
+    members = [name for name, stanza in ifaces.items() if stanza.get("type") in _OVS_MEMBERS]
     used_by: dict[str, str] = {}
-    for name, stanza in ifaces.items():
+    for name, stanza in ifaces.items() if members else ():
         for port in ports_of(stanza):
             used_by[port] = name
-    for name in list(ifaces):
-        if ifaces[name].get("type") not in _OVS_MEMBERS:
-            continue
+    for name in members:
         bridge = used_by.get(name)
         if not bridge or bridge not in ifaces:
             ifaces[name] = {"type": "eth", "exists": 1, "method": "manual", "families": ["inet"]}
@@ -126,12 +129,14 @@ def _vlan_keys_from_name(ifaces: dict[str, Stanza]) -> None:
             stanza.pop("vlan-id", None)
 
 
-def _levels(name: str) -> list[str]:
-    """``split(/[.:]/, $name)``: the root interface and its child levels (trailing empties go)."""
+@functools.lru_cache(maxsize=1 << 14)
+def _levels(name: str) -> tuple[str, ...]:
+    """``split(/[.:]/, $name)``: the root interface and its child levels (trailing empties go);
+    kept per name (the same names are sorted on every write)."""
     parts = _CHILD_SEPARATOR.split(name)
     while len(parts) > 1 and not parts[-1]:
         parts.pop()
-    return parts
+    return tuple(parts)
 
 
 def _file_order(ifaces: dict[str, Stanza]) -> Callable[[str], Any]:
@@ -148,19 +153,49 @@ def _file_order(ifaces: dict[str, Stanza]) -> Callable[[str], Any]:
         priority = ifaces[name].get("priority")
         return NEW_PRIORITY if priority is None else priority
 
+    weights = {name: weight(name) for name in ifaces}  # once each, not once per comparison
+    positions = {name: position(name) for name in ifaces}
+
     def compare(a: str, b: str) -> int:
-        weight_a, weight_b = weight(a), weight(b)
+        weight_a, weight_b = weights[a], weights[b]
         if weight_a is None or weight_b is None:
             weight_a = weight_b = 0
-        rank_a, rank_b = weight_a + position(a), weight_b + position(b)
+        rank_a, rank_b = weight_a + positions[a], weight_b + positions[b]
         if rank_a != rank_b:
             return -1 if rank_a < rank_b else 1
         return (a > b) - (a < b)
 
-    return functools.cmp_to_key(compare)
+    known = {name: weight for name, weight in weights.items() if weight is not None}
+    if len(known) < len(weights):
+        return functools.cmp_to_key(compare)  # an unknown type: compared by position alone
+    return lambda name: (known[name] + positions[name], name)  # the same order, quicker
 
 
 def _interface_text(name: str, stanza: Stanza) -> str:
+    """The interface as the writer prints it, kept by its name and settings.
+
+    A file of a thousand interfaces is printed again for every change to one
+    of them; the text of one depends on its own settings only, so the others
+    are not printed again. The key is the settings' ``repr``: the values are
+    text, numbers and lists of text, and their ``repr`` tells apart what prints
+    differently (``0``, ``False``, ``'0'``). The place in the file and the
+    kernel's state (``priority``, ``exists``, ``active``) do not print and are
+    taken out of ``stanza`` (the writer's own copy) first, so an interface
+    moved down by a new one above it is not printed again either.
+    """
+    for unprinted in _UNPRINTED:
+        stanza.pop(unprinted, None)
+    key = (name, repr(stanza))
+    printed = _PRINTED.get(key)
+    if printed is None:
+        printed = _printed(name, stanza)
+        if len(_PRINTED) >= _PRINTED_MOST:
+            _PRINTED.clear()
+        _PRINTED[key] = printed
+    return printed
+
+
+def _printed(name: str, stanza: Stanza) -> str:
     """``auto NAME`` if it starts at boot, then a block per family (inet6-only: its comments)."""
     text = f"auto {name}\n" if truthy(stanza.get("autostart")) else ""
     families = stanza.get("families") or []
@@ -181,14 +216,15 @@ def _kept_lines_before(kept: list[tuple[int, str]], position: int) -> str:
 
 def render_interfaces(config: NetworkConfig) -> str:
     """The whole file as Proxmox's writer prints ``config`` (which is left unchanged)."""
-    ifaces = copy.deepcopy(config.ifaces)
+    ifaces = {name: dict(stanza) for name, stanza in config.ifaces.items()}
     _addresses_from_cidr(ifaces)
     _ovs_members(ifaces)
     _slaves_started(ifaces)
     _vlan_keys_from_name(ifaces)
     kept = list(config.options)
-    text = HEADER
+    parts = [HEADER]
     for name in sorted(sorted(ifaces), key=_file_order(ifaces)):
-        text += _kept_lines_before(kept, ifaces[name].get("priority") or 0)
-        text += _interface_text(name, ifaces[name])
-    return text + "".join(line + "\n" for _, line in kept)
+        parts.append(_kept_lines_before(kept, ifaces[name].get("priority") or 0))
+        parts.append(_interface_text(name, ifaces[name]))
+    parts.extend(line + "\n" for _, line in kept)
+    return "".join(parts)

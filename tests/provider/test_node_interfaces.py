@@ -14,6 +14,7 @@ import pulumi
 import pytest
 
 from provider.errors import ForeignPendingChanges, NodeError
+from provider.node import plan as plan_module
 from provider.node.resource import NodeInterfacesProvider
 from simulator.faults import Fault
 from simulator.node import INTERFACES, INTERFACES_NEW
@@ -161,6 +162,36 @@ def test_no_change_means_no_write_and_no_apply(
     simulator.requests.clear()
     node_interfaces.update(rid, outs, inputs)
     assert [(e.method, e.path) for e in simulator.requests.entries()] == [("GET", NETWORK)]
+
+
+def test_the_change_check_planned_is_not_planned_again_unless_the_node_changed(
+    simulator: SimulatorHandle,
+    node_interfaces: NodeInterfacesProvider,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """check plans the change on the node as it reads it; create, reading the same node under
+    its lock, reuses that plan. A node changed between the two is planned again from what
+    create reads."""
+    monkeypatch.setattr(plan_module, "_recent", ())  # other tests planned on such a node
+    made: list[str] = []
+    fresh_plan = plan_module.fresh_plan
+    monkeypatch.setattr(
+        plan_module, "fresh_plan", lambda *inputs: made.append("plan") or fresh_plan(*inputs)
+    )
+    inputs = checked(
+        node_interfaces, {"node": "pve1", "interfaces": [{"iface": "vmbr7", "type": "bridge"}]}
+    )
+    node_interfaces.create(inputs)
+    assert made == ["plan"]
+    inputs = checked(
+        node_interfaces, {"node": "pve1", "interfaces": [{"iface": "vmbr8", "type": "bridge"}]}
+    )
+    node = simulator.proxmox().nodes("pve1")
+    node.network("eno3").put(type="eth", comments="changed meanwhile")
+    node.network.put()
+    node_interfaces.create(inputs)
+    assert made == ["plan", "plan", "plan"]
+    assert {"vmbr7", "vmbr8"} <= set(node_config(simulator))
 
 
 def test_delete_removes_created_and_restores_adopted(

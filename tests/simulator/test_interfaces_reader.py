@@ -565,3 +565,40 @@ def test_what_the_next_write_prints(tmp_path: Path, case: Written) -> None:
     api.ok("POST", "/network", iface="vmbr99", type="bridge")
     text = api.file(INTERFACES_NEW) or ""
     assert text.partition(HEADER_END)[2] == case.written
+
+
+def test_a_stanza_read_before_on_its_own_still_adds_to_an_earlier_one(tmp_path: Path) -> None:
+    """Each paragraph's reading is kept by its text (the reader's speed on big files); met
+    again after another stanza of the same interface, it still adds its ports to that
+    stanza's, as pve-common's reader does, and (without a family) its comments and options."""
+    alone = "iface vmbr1\n\tbridge-ports eno2\n\tpost-up true\n#second\n"
+    first = "iface vmbr1\n\tbridge-ports eno1\n\tpost-up false\n#first\n\n"
+    answer = _node(tmp_path / "alone", alone).ok("GET", "/network/vmbr1")
+    assert (answer["bridge_ports"], answer["options"], answer["comments"]) == (
+        "eno2",
+        ["post-up true"],
+        "second\n",
+    )
+    answer = _node(tmp_path / "twice", first + alone).ok("GET", "/network/vmbr1")
+    assert (answer["bridge_ports"], answer["options"], answer["comments"]) == (
+        "eno1 eno2",
+        ["post-up false", "post-up true"],
+        "first\nsecond\n",
+    )
+
+
+def test_an_interface_read_before_follows_its_parent_where_it_is_read_again(
+    tmp_path: Path,
+) -> None:
+    """An interface read from paragraphs of its own is completed as before only where what
+    completing it looked at is as before: the same VLAN paragraph on a node whose NIC is its
+    parent, then on one without that NIC (the parent listed as missing, ``exists: 0``)."""
+    vlan = "auto vlan5\niface vlan5 inet manual\n\tvlan-raw-device eno1\n"
+    answer = _node(tmp_path / "nic", vlan).ok("GET", "/network/vlan5")
+    assert (answer["type"], answer["exists"]) == ("vlan", 1)
+    listed = _node(tmp_path / "none", vlan, ("eno2",)).ok("GET", "/network")
+    assert {item["iface"]: item.get("exists") for item in listed} == {
+        "vlan5": 0,
+        "eno1": 0,
+        "eno2": 1,
+    }

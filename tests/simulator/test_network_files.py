@@ -6,6 +6,7 @@ pve-common Network/Interfaces.pm and INotify.pm).
 
 from __future__ import annotations
 
+import copy
 from pathlib import Path
 
 from simulator.cluster import Cluster
@@ -359,3 +360,23 @@ def test_bond_of_bonds_applies(api: NodeApi) -> None:
     api.ok("POST", "/network", iface="bond1", type="bond", slaves="eno2")
     api.ok("POST", "/network", iface="bond2", type="bond", slaves="bond1")
     assert api.apply()["exitstatus"] == "OK"
+
+
+def test_a_refused_write_and_a_changed_answer_leave_the_next_read_as_the_file_says(
+    api: NodeApi,
+) -> None:
+    """The node's file is read once and kept while it stays the same: a PUT refused after it
+    dropped settings (delete=cidr, then a second gateway), and a client changing what it was
+    answered, change nothing the next read answers."""
+    api.ok("POST", "/network", iface="vmbr1", type="bridge", cidr="10.1.0.1/24")
+    before = copy.deepcopy(api.ok("GET", "/network/vmbr1"))
+    refused = api.call("PUT", "/network/vmbr1", type="bridge", delete="cidr", gateway="10.1.0.9")
+    assert refused.status == 400
+    answer = api.ok("GET", "/network/vmbr1")
+    assert answer == before
+    answer["families"].append("inet6")
+    answer["cidr"] = "10.9.9.9/24"
+    listed = api.ok("GET", "/network")
+    listed[0]["families"].clear()
+    assert api.ok("GET", "/network/vmbr1") == before
+    assert [item for item in api.ok("GET", "/network") if item["families"] == []] == []
