@@ -96,7 +96,10 @@ def _credentials(state_dir: Path) -> Auth | None:
 
 
 def _answers(url: str, ca_file: Path, auth: Auth) -> bool:
-    """Whether ``GET /version`` succeeds over TLS verified with ``ca_file``."""
+    """Whether ``GET /version`` succeeds over TLS verified with ``ca_file`` (False while the
+    server has not written its CA yet: it writes the credentials first)."""
+    if not ca_file.exists():
+        return False
     try:
         response = requests.get(
             f"{url}/api2/json/version",

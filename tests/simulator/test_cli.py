@@ -22,7 +22,8 @@ import requests
 from proxmoxer import ProxmoxAPI
 from proxmoxer.core import ResourceException
 
-from simulator.demo import PID_FILE, running_pid
+from simulator.demo import PID_FILE, _answers, running_pid
+from simulator.http.auth import Auth
 from simulator.node import INTERFACES, INTERFACES_NEW, SDN_INTERFACES, installer_interfaces
 from simulator.replay import replay
 from simulator.testing import SimulatorHandle
@@ -300,3 +301,10 @@ def test_stop_ignores_a_pid_that_is_not_our_server(tmp_path: Path) -> None:
     finally:
         sleeper.kill()
         sleeper.wait()
+
+
+def test_demo_waits_while_the_server_has_written_its_token_but_not_its_ca(tmp_path: Path) -> None:
+    """The server writes its credentials before its CA file: a readiness probe in between is
+    "not ready yet", not a crash of `./run up` (seen under load)."""
+    auth = Auth(tmp_path / "auth.json")
+    assert _answers("https://127.0.0.1:9", tmp_path / "missing-ca.pem", auth) is False
