@@ -154,9 +154,9 @@ def run(sizes: Sequence[int], out: TextIO) -> dict[int, dict[str, Figures]]:
         for way, change in WAYS.items():
             with tempfile.TemporaryDirectory(prefix="pvenet-bench-") as directory:
                 state_dir = Path(directory)
-                if run_demo(state_dir, PORT, out=io.StringIO()) != 0:
-                    raise SystemExit("bench: the simulator did not start")
                 try:
+                    if run_demo(state_dir, PORT, out=io.StringIO()) != 0:
+                        raise SystemExit(f"bench: the simulator did not start on port {PORT}")
                     results[count][way] = measure(change, state_dir, count)
                 finally:
                     stop_demo(state_dir, out=io.StringIO())

@@ -12,6 +12,7 @@ simulator serving this state dir.
 from __future__ import annotations
 
 import contextlib
+import io
 import json
 import os
 import signal
@@ -218,11 +219,16 @@ def run_demo(state_dir: Path, port: int, out: TextIO = sys.stdout) -> int:
         out.write(f"Reusing the simulator already running (PID {pid}).\n")
     else:
         process = _spawn(state_dir, port)
+        ready = False
         try:
             auth = _wait_ready(state_dir, url, process)
+            ready = True
         except RuntimeError as exc:
             out.write(f"{exc}\n")
             return 1
+        finally:
+            if not ready:
+                stop_demo(state_dir, out=io.StringIO())  # not left running unseen
         pid = process.pid
         out.write(f"Started the simulator in the background (PID {pid}).\n")
     assert auth is not None
