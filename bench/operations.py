@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import argparse
 import io
+import socket
 import sys
 import tempfile
 import time
@@ -45,7 +46,6 @@ from simulator.http.requestlog import RequestLog
 
 NODE = "pve1"
 NETWORK = f"/nodes/{NODE}/network"
-PORT = 8106
 SIZES = (1, 10, 100)
 
 
@@ -124,11 +124,20 @@ def per_interface(settings: Settings, count: int) -> None:
         _per_interface_change(session, "DELETE", f"{NETWORK}/{bridge['iface']}", None)
 
 
-def measure(change: Callable[[Settings, int], None], state_dir: Path, count: int) -> Figures:
-    """Run ``change`` against the simulator in ``state_dir``; what it cost."""
+def free_port() -> int:
+    """A TCP port of 127.0.0.1 that nothing listens on now (each run its own simulator)."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+def measure(
+    change: Callable[[Settings, int], None], state_dir: Path, port: int, count: int
+) -> Figures:
+    """Run ``change`` against the simulator of ``state_dir`` on ``port``; what it cost."""
     auth = Auth(state_dir / AUTH_FILE)
     settings = Settings(
-        f"https://127.0.0.1:{PORT}", auth.token.full, ca_cert=str(state_dir / CA_FILE)
+        f"https://127.0.0.1:{port}", auth.token.full, ca_cert=str(state_dir / CA_FILE)
     )
     log = RequestLog(state_dir / "requests.jsonl")
     log.clear()
@@ -154,10 +163,11 @@ def run(sizes: Sequence[int], out: TextIO) -> dict[int, dict[str, Figures]]:
         for way, change in WAYS.items():
             with tempfile.TemporaryDirectory(prefix="pvenet-bench-") as directory:
                 state_dir = Path(directory)
+                port = free_port()
                 try:
-                    if run_demo(state_dir, PORT, out=io.StringIO()) != 0:
-                        raise SystemExit(f"bench: the simulator did not start on port {PORT}")
-                    results[count][way] = measure(change, state_dir, count)
+                    if run_demo(state_dir, port, out=io.StringIO()) != 0:
+                        raise SystemExit(f"bench: the simulator did not start on port {port}")
+                    results[count][way] = measure(change, state_dir, port, count)
                 finally:
                     stop_demo(state_dir, out=io.StringIO())
     _print(results, out)
