@@ -30,7 +30,7 @@ import sys
 import tempfile
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any, TextIO
 
@@ -57,6 +57,8 @@ class Figures:
     applies: int
     wall_s: float
     cpu_s: float
+    one_update: int | None = None
+    """pvenet only: the requests of an update that changes one interface of the set."""
 
 
 def bridges(count: int, comment: str) -> list[dict[str, Any]]:
@@ -66,8 +68,8 @@ def bridges(count: int, comment: str) -> list[dict[str, Any]]:
     ]
 
 
-def with_pvenet(settings: Settings, count: int) -> None:
-    """Create, update and delete one set of ``count`` bridges through the provider."""
+def _provider(settings: Settings) -> NodeInterfacesProvider:
+    """pvenet's node provider, configured as the engine configures it."""
     provider = NodeInterfacesProvider()
     provider.configure(
         ConfigureRequest(
@@ -81,17 +83,44 @@ def with_pvenet(settings: Settings, count: int) -> None:
             )
         )
     )
+    return provider
 
-    def checked(news: dict[str, Any], olds: dict[str, Any] | None = None) -> dict[str, Any]:
-        result = provider.check(olds or {}, news)
-        assert not result.failures, result.failures
-        return dict(result.inputs)
 
-    created = provider.create(checked({"node": NODE, "interfaces": bridges(count, "first")}))
+def _checked(
+    provider: NodeInterfacesProvider, news: dict[str, Any], olds: dict[str, Any] | None = None
+) -> dict[str, Any]:
+    """``check`` as a preview makes it: the inputs it accepts."""
+    result = provider.check(olds or {}, news)
+    assert not result.failures, result.failures
+    return dict(result.inputs)
+
+
+def with_pvenet(settings: Settings, count: int) -> None:
+    """Create, update and delete one set of ``count`` bridges through the provider."""
+    provider = _provider(settings)
+    created = provider.create(
+        _checked(provider, {"node": NODE, "interfaces": bridges(count, "first")})
+    )
     outs = dict(created.outs or {})
-    news = checked({"node": NODE, "interfaces": bridges(count, "second")}, outs)
+    news = _checked(provider, {"node": NODE, "interfaces": bridges(count, "second")}, outs)
     outs = dict(provider.update(str(created.id), outs, news).outs or {})
     provider.delete(str(created.id), outs)
+
+
+def one_update_requests(settings: Settings, log: RequestLog, count: int) -> int:
+    """The requests of the update that changes one bridge's comment in a set of ``count``
+    (preview's ``check`` before it reads the node once more): the same whatever the size."""
+    provider = _provider(settings)
+    first = bridges(count, "first")
+    created = provider.create(_checked(provider, {"node": NODE, "interfaces": first}))
+    outs = dict(created.outs or {})
+    changed = [dict(first[0], comments="second"), *first[1:]]
+    news = _checked(provider, {"node": NODE, "interfaces": changed}, outs)
+    log.clear()
+    outs = dict(provider.update(str(created.id), outs, news).outs or {})
+    requests = len(log.entries())
+    provider.delete(str(created.id), outs)
+    return requests
 
 
 def _per_interface_change(session: ApiSession, method: str, path: str, params: Any) -> None:
@@ -131,14 +160,17 @@ def free_port() -> int:
         return int(probe.getsockname()[1])
 
 
+def _settings(state_dir: Path, port: int) -> Settings:
+    """How to reach the simulator of ``state_dir`` on ``port``."""
+    auth = Auth(state_dir / AUTH_FILE)
+    return Settings(f"https://127.0.0.1:{port}", auth.token.full, ca_cert=str(state_dir / CA_FILE))
+
+
 def measure(
     change: Callable[[Settings, int], None], state_dir: Path, port: int, count: int
 ) -> Figures:
     """Run ``change`` against the simulator of ``state_dir`` on ``port``; what it cost."""
-    auth = Auth(state_dir / AUTH_FILE)
-    settings = Settings(
-        f"https://127.0.0.1:{port}", auth.token.full, ca_cert=str(state_dir / CA_FILE)
-    )
+    settings = _settings(state_dir, port)
     log = RequestLog(state_dir / "requests.jsonl")
     log.clear()
     wall, cpu = time.perf_counter(), time.process_time()
@@ -167,7 +199,12 @@ def run(sizes: Sequence[int], out: TextIO) -> dict[int, dict[str, Figures]]:
                 try:
                     if run_demo(state_dir, port, out=io.StringIO()) != 0:
                         raise SystemExit(f"bench: the simulator did not start on port {port}")
-                    results[count][way] = measure(change, state_dir, port, count)
+                    figures = measure(change, state_dir, port, count)
+                    if change is with_pvenet:
+                        log = RequestLog(state_dir / "requests.jsonl")
+                        updates = one_update_requests(_settings(state_dir, port), log, count)
+                        figures = replace(figures, one_update=updates)
+                    results[count][way] = figures
                 finally:
                     stop_demo(state_dir, out=io.StringIO())
     _print(results, out)
@@ -191,6 +228,9 @@ def _print(results: dict[int, dict[str, Figures]], out: TextIO) -> None:
             f"{theirs.applies / ours.applies:>8.1f} {theirs.wall_s / ours.wall_s:>8.1f} "
             f"{theirs.cpu_s / max(ours.cpu_s, 1e-9):>7.1f}\n"
         )
+    out.write("\npvenet's update of one bridge of the N (its preview reads the node once more)\n")
+    for count, ways in results.items():
+        out.write(f"{count:>10} interfaces: {ways['pvenet'].one_update} requests, 1 apply\n")
 
 
 def main(argv: Sequence[str] | None = None, out: TextIO = sys.stdout) -> int:

@@ -19,6 +19,8 @@ def test_whole_changes_count_one_apply_per_change_for_pvenet_and_one_per_interfa
     ours, theirs = results[10]["pvenet"], results[10]["per interface"]
     assert (ours.applies, theirs.applies) == (3, 30)
     assert theirs.requests > 2 * ours.requests
+    assert ours.one_update is not None
+    assert ours.one_update <= 6
     assert "ratio" in out.getvalue()
 
 
