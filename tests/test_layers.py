@@ -19,6 +19,7 @@ PURE = (
     "provider.text",
     "provider.addresses",
     "provider.errors",
+    "provider.handover",
     "provider.names",
     "provider.problems",
     "provider.node.model",

@@ -28,6 +28,7 @@ from pulumi.dynamic import (
     UpdateResult,
 )
 
+from provider import handover
 from provider.engine import ConfiguredProvider, unexpected_inputs
 from provider.engine import coerce_numbers as _coerce_numbers
 from provider.engine import is_unknown as _is_unknown
@@ -181,35 +182,60 @@ class NodeInterfacesProvider(ConfiguredProvider):
 
     def create(self, props: dict[str, Any]) -> CreateResult:
         """Create the set on the node with one apply; existing interfaces need ``adopt``."""
-        outs = self._converge_set({}, props)
         names = "+".join(sorted(str(i["iface"]) for i in props.get("interfaces") or []))
-        return CreateResult(f"{props['node']}/{names}", outs)
+        id_ = handover.new_id(f"{props['node']}/{names}")
+        return CreateResult(id_, self._converge_set(id_, {}, props))
 
-    def update(self, _id: str, olds: dict[str, Any], news: dict[str, Any]) -> UpdateResult:
-        """Move the set to its new description with one apply; dropped interfaces are removed."""
-        return UpdateResult(self._converge_set(olds, news))
+    def update(self, id_: str, olds: dict[str, Any], news: dict[str, Any]) -> UpdateResult:
+        """Move the set to its new description with one apply; dropped interfaces are removed
+        (but for one another set took over in this deployment: see ``provider.handover``)."""
+        return UpdateResult(self._converge_set(id_, olds, news))
 
-    def delete(self, _id: str, props: dict[str, Any]) -> None:
-        """Remove the set: created interfaces are deleted, adopted ones put back as they were.
+    def delete(self, id_: str, props: dict[str, Any]) -> None:
+        """Remove the set: created interfaces are deleted, adopted ones put back as they were;
+        interfaces another set took over in this deployment are left to it.
 
         Adopted ones include the NICs the set's bonds enslaved: Proxmox marks bond
         slaves ``auto``, and destroying the bond alone would leave them so.
         """
+        node = str(props["node"])
         adopted = props.get("adopted") or {}
         targets: dict[str, Spec | None] = {
             str(i["iface"]): None for i in props.get("interfaces") or []
         }
         targets.update({name: load_spec(original) for name, original in adopted.items()})
-        client = self._client(str(props["node"]))
+        targets = self._left_to_others(node, id_, targets)
+        client = self._client(node)
 
         def prepare(current: Snapshot) -> dict[str, Spec | None]:
             _refuse(client, current, targets, props)
             return targets
 
         Transaction(client).converge(prepare)
+        handover.release(self._place(node), id_)
 
-    def _converge_set(self, olds: Mapping[str, Any], news: Mapping[str, Any]) -> dict[str, Any]:
-        """Create or update: converge the node to ``news``, adopting where allowed."""
+    def _place(self, node: str) -> handover.Place:
+        return (self.settings.endpoint, node)
+
+    def _left_to_others(
+        self, node: str, id_: str, targets: dict[str, Spec | None]
+    ) -> dict[str, Spec | None]:
+        """``targets`` less the removals and restores of interfaces another set took over in
+        this deployment (a renamed or regrouped set): those stay as their new owner runs them."""
+        others = handover.held_by_others(self._place(node), id_, targets)
+        if others:
+            owners = ", ".join(sorted(set(others.values())))
+            pulumi.log.info(
+                f"{node}: {', '.join(sorted(others))} stay on the node: set {owners} took them "
+                "over in this deployment"
+            )
+        return {name: target for name, target in targets.items() if name not in others}
+
+    def _converge_set(
+        self, id_: str, olds: Mapping[str, Any], news: Mapping[str, Any]
+    ) -> dict[str, Any]:
+        """Create or update set ``id_``: converge the node to ``news``, adopting where allowed;
+        the set then holds its interfaces (``provider.handover``)."""
         node = str(news["node"])
         specs = _specs(news)
         client = self._client(node)
@@ -252,10 +278,15 @@ class NodeInterfacesProvider(ConfiguredProvider):
             targets = resolve(_targets(specs, olds), current.specs)
             for name in sorted(set(adopted) - names - enslaved):
                 targets[name] = load_spec(adopted.pop(name))
+            leaving = {name: t for name, t in targets.items() if name not in names}
+            kept = self._left_to_others(node, id_, leaving)
+            targets = {n: t for n, t in targets.items() if n in names or n in kept}
             _refuse(client, current, targets, news)
             return targets
 
         outcome = Transaction(client).converge(prepare)
+        enslaved = {port for spec in specs if spec.type == "bond" for port in spec.ports()}
+        handover.hold(self._place(node), id_, {*(spec.iface for spec in specs), *enslaved})
         return self._outputs(news, outcome.after.specs, adopted)
 
     def read(self, id_: str, props: dict[str, Any]) -> ReadResult:

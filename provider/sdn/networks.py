@@ -27,6 +27,7 @@ from pulumi.dynamic import (
     UpdateResult,
 )
 
+from provider import handover
 from provider.engine import coerce_numbers, is_unknown, unexpected_inputs
 from provider.errors import ApiCallFailed, NodeError
 from provider.sdn.client import describe_sdn
@@ -114,13 +115,17 @@ class SdnNetworksProvider(SdnProviderBase):
             return {unit: created(spec, current[unit], cluster) for unit, spec in specs.items()}
 
         outcome = SdnTransaction(self._client(), specs).converge(prepare)
-        ids = "+".join(f"{zone}/{vnet}" for zone, vnet in sorted(specs))
-        return CreateResult(f"sdn:{ids}", _outputs(props, outcome))
+        id_ = handover.new_id("sdn:" + "+".join(f"{zone}/{vnet}" for zone, vnet in sorted(specs)))
+        self._hold(id_, specs)
+        return CreateResult(id_, _outputs(props, outcome))
 
-    def update(self, _id: str, olds: dict[str, Any], news: dict[str, Any]) -> UpdateResult:
-        """Create, change and delete networks so the list is as desired, with one apply."""
+    def update(self, id_: str, olds: dict[str, Any], news: dict[str, Any]) -> UpdateResult:
+        """Create, change and delete networks so the list is as desired, with one apply; a
+        dropped network another resource took over in this deployment is left to it."""
         specs = _specs(news.get("networks"))
-        previous = {unit_of(network) for network in olds.get("networks") or []}
+        dropped = {unit_of(network) for network in olds.get("networks") or []} - set(specs)
+        previous = {unit for unit in map(unit_of, olds.get("networks") or []) if unit in specs}
+        previous |= self._left_to_others(id_, dropped)
 
         def prepare(current: Objects, cluster: list[str]) -> States:
             targets: States = {}
@@ -134,16 +139,20 @@ class SdnNetworksProvider(SdnProviderBase):
             return targets
 
         outcome = SdnTransaction(self._client(), {*specs, *previous}).converge(prepare)
+        self._hold(id_, specs)
         return UpdateResult(_outputs(news, outcome))
 
-    def delete(self, _id: str, props: dict[str, Any]) -> None:
-        """Remove every network (subnets, vnet, zone each) with one apply."""
-        units = {unit_of(network) for network in props.get("networks") or []}
+    def delete(self, id_: str, props: dict[str, Any]) -> None:
+        """Remove every network (subnets, vnet, zone each) with one apply; one another resource
+        took over in this deployment is left to it."""
+        units = self._left_to_others(id_, map(unit_of, props.get("networks") or []))
+        if units:
 
-        def prepare(current: Objects, _cluster: list[str]) -> States:
-            return {unit: deleted(unit, current[unit]) for unit in current}
+            def prepare(current: Objects, _cluster: list[str]) -> States:
+                return {unit: deleted(unit, current[unit]) for unit in current}
 
-        SdnTransaction(self._client(), units).converge(prepare)
+            SdnTransaction(self._client(), units).converge(prepare)
+        self._release(id_)
 
     def read(self, id_: str, props: dict[str, Any]) -> ReadResult:
         """The running networks of the list; one that no longer runs drops out of it."""

@@ -13,7 +13,7 @@ stack config in ``configure``, and ``__getstate__`` keeps them out of any pickle
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from typing import Any
 
 import pulumi
@@ -27,6 +27,7 @@ from pulumi.dynamic import (
     UpdateResult,
 )
 
+from provider import handover
 from provider.engine import ConfiguredProvider, coerce_numbers, is_unknown, unexpected_inputs
 from provider.errors import ApiCallFailed, NodeError
 from provider.sdn.client import SdnClient, SdnObjects, describe_sdn
@@ -54,6 +55,29 @@ class SdnProviderBase(ConfiguredProvider):
 
     def _client(self) -> SdnClient:
         return SdnClient(self.settings)
+
+    def _hold(self, owner: str, units: Iterable[Unit]) -> None:
+        """Resource ``owner`` now runs ``units`` (``provider.handover``)."""
+        handover.hold(self._place(), owner, [f"{zone}/{vnet}" for zone, vnet in units])
+
+    def _release(self, owner: str) -> None:
+        handover.release(self._place(), owner)
+
+    def _left_to_others(self, owner: str, units: Iterable[Unit]) -> set[Unit]:
+        """``units`` less those another resource took over in this deployment (a renamed or
+        regrouped network): a delete leaves them to it."""
+        by_name = {f"{zone}/{vnet}": (zone, vnet) for zone, vnet in units}
+        others = handover.held_by_others(self._place(), owner, by_name)
+        if others:
+            owners = ", ".join(sorted(set(others.values())))
+            pulumi.log.info(
+                f"SDN: {', '.join(sorted(others))} stay in the cluster's SDN config: "
+                f"{owners} took them over in this deployment"
+            )
+        return {unit for name, unit in by_name.items() if name not in others}
+
+    def _place(self) -> handover.Place:
+        return (self.settings.endpoint, "sdn")
 
     def check_network(
         self, news: dict[str, Any], resource: str = "SdnNetwork"
@@ -155,9 +179,11 @@ class SdnNetworkProvider(SdnProviderBase):
             return {unit: created(spec, current[unit], cluster)}
 
         outcome = SdnTransaction(self._client(), [unit]).converge(prepare)
-        return CreateResult(f"{spec.zone}/{spec.vnet}", _outputs(props, outcome, unit))
+        id_ = handover.new_id(f"{spec.zone}/{spec.vnet}")
+        self._hold(id_, [unit])
+        return CreateResult(id_, _outputs(props, outcome, unit))
 
-    def update(self, _id: str, olds: dict[str, Any], news: dict[str, Any]) -> UpdateResult:
+    def update(self, id_: str, olds: dict[str, Any], news: dict[str, Any]) -> UpdateResult:
         """Change only what differs, with one apply; missing objects are created again."""
         spec = spec_of(news)
         unit = (spec.zone, spec.vnet)
@@ -166,16 +192,20 @@ class SdnNetworkProvider(SdnProviderBase):
             return {unit: updated(spec, current[unit], cluster)}
 
         outcome = SdnTransaction(self._client(), [unit]).converge(prepare)
+        self._hold(id_, [unit])
         return UpdateResult(_outputs(news, outcome, unit))
 
-    def delete(self, _id: str, props: dict[str, Any]) -> None:
-        """Remove the subnets, the vnet and the zone (in that order) with one apply."""
-        unit = (str(props["zone"]), str(props["vnet"]))
+    def delete(self, id_: str, props: dict[str, Any]) -> None:
+        """Remove the subnets, the vnet and the zone (in that order) with one apply; a network
+        another resource took over in this deployment is left to it."""
+        units = self._left_to_others(id_, [(str(props["zone"]), str(props["vnet"]))])
+        if units:
 
-        def prepare(current: Objects, _cluster: list[str]) -> States:
-            return {unit: deleted(unit, current[unit])}
+            def prepare(current: Objects, _cluster: list[str]) -> States:
+                return {unit: deleted(unit, current[unit]) for unit in current}
 
-        SdnTransaction(self._client(), [unit]).converge(prepare)
+            SdnTransaction(self._client(), units).converge(prepare)
+        self._release(id_)
 
     def read(self, id_: str, props: dict[str, Any]) -> ReadResult:
         """The running zone, vnet and subnets; gone when neither the zone nor the vnet runs."""

@@ -186,3 +186,26 @@ def test_program_lifecycle_under_the_real_engine(
     destroyed = deployment.run("destroy")
     _ok(destroyed.ok, destroyed.output, destroyed.error)
     assert node_stanzas(sim, deployment.nodes) == before
+
+
+def test_renamed_components_keep_their_networks_on_the_node(
+    tmp_path: Path, sim: SimulatorHandle, pulumi_cli: auto.PulumiCommand
+) -> None:
+    """A bridge's and a NAT network's component renamed: the engine creates the new sets and
+    deletes the old ones last; the node keeps every network (nothing is removed from under
+    its new owner), and nothing is left to change."""
+    deployment = Deployment.of(EXAMPLES / "homelab", tmp_path / "work", sim, pulumi_cli)
+    first = deployment.run("up")
+    _ok(first.ok, first.output, first.error)
+    files = deployment.files()
+    deployment.edit("__main__.py", '    "dmz",', '    "dmz-rack2",')
+    deployment.edit("__main__.py", '    "lab",', '    "lab-rack2",')
+    renamed = deployment.run("up")
+    _ok(renamed.ok, renamed.output, renamed.error)
+    ops = renamed.ops()
+    assert (ops["dmz-rack2-interfaces"], ops["dmz-interfaces"]) == ("create", "delete"), ops
+    assert (ops["lab-rack2-sdn"], ops["lab-sdn"]) == ("create", "delete"), ops
+    assert sections(deployment.files()) == sections(files), "a rename changed the node"
+    assert "took them over in this deployment" in renamed.output
+    again = deployment.run("preview", expect_no_changes=True)
+    _ok(again.ok, again.output, again.error)

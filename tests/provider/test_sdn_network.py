@@ -161,7 +161,7 @@ def test_nat_create_is_one_locked_apply_and_writes_what_pve_network_writes(
     assert inputs["rendered"] == NAT_STANZA
     simulator.requests.clear()
     created = sdn.create(inputs)
-    assert created.id == "labnat/labnet"
+    assert str(created.id).startswith("labnat/labnet#")
     assert sdn_file(simulator) == "#version:1\n\n" + NAT_STANZA
     assert writes(simulator) == [
         ("POST", f"{SDN}/lock"),
@@ -661,7 +661,7 @@ def test_lifecycle_through_the_dynamic_provider_plugin(
         assert outcome.failures == []
         assert (outcome.inputs["mtu"], outcome.inputs["rendered"]) == (1450, ROUTED_STANZA)
         rid, outs = engine.create(outcome.inputs)
-        assert rid == "pubrt/pubnet"
+        assert rid.startswith("pubrt/pubnet#")
         assert sdn_file(simulator) == "#version:1\n\n" + ROUTED_STANZA
         assert engine.diff(rid, outs, outcome.inputs).changes == pb.DiffResponse.DIFF_NONE
         read = engine.read(rid, outs, outcome.inputs)
