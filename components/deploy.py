@@ -74,10 +74,13 @@ def run_operation(
     *,
     diff: bool = False,
     expect_no_changes: bool = False,
+    refresh: bool = False,
     on_event: auto.OnEvent | None = None,
 ) -> Any:
     """Run ``operation`` on ``stack``, streaming the CLI's output to ``out``; its result.
 
+    ``refresh`` (``up`` only): read what the nodes hold first (``pulumi up --refresh``), so a
+    node changed or reset since the last ``up`` is put right rather than taken as unchanged.
     Raises ``auto.CommandError`` (with the CLI's output) when the operation fails.
     """
 
@@ -99,7 +102,9 @@ def run_operation(
         if operation == "preview":
             return stack.preview(diff=diff, expect_no_changes=expect_no_changes, **common)
         if operation == "up":
-            return stack.up(diff=diff, expect_no_changes=expect_no_changes, **common)
+            return stack.up(
+                diff=diff, expect_no_changes=expect_no_changes, refresh=refresh, **common
+            )
         if operation == "refresh":
             return stack.refresh(diff=diff, expect_no_changes=expect_no_changes, **common)
         if operation == "destroy":
@@ -144,6 +149,7 @@ def run(
     command: str = "deploy",
     diff: bool = False,
     expect_no_changes: bool = False,
+    refresh: bool = False,
 ) -> int:
     """Find the CLI, select the stack, run the operation; the exit status (0 or 1).
 
@@ -160,7 +166,14 @@ def run(
         err.write(f"{command}: cannot select stack '{stack_name}': {cli_said(error)}\n")
         return 1
     try:
-        run_operation(stack, operation, out, diff=diff, expect_no_changes=expect_no_changes)
+        run_operation(
+            stack,
+            operation,
+            out,
+            diff=diff,
+            expect_no_changes=expect_no_changes,
+            refresh=refresh,
+        )
     except auto.CommandError:
         err.write(
             f"{command}: pulumi {operation} failed on stack '{stack_name}' of "

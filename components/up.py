@@ -15,9 +15,11 @@
    fixed passphrase, :data:`DEV_PASSPHRASE`, unless ``PULUMI_CONFIG_PASSPHRASE`` is set; the
    simulator's API token reaches the providers as ``PROXMOX_VE_API_TOKEN``, so no stack file
    holds it.
-4. Runs ``pulumi up`` (``--destroy``: ``pulumi destroy``) without asking, streaming Pulumi's
-   output (``components.deploy``: the program runs in this process), then prints each
-   node's ``/etc/network/interfaces`` and ``/etc/network/interfaces.d/sdn``.
+4. Runs ``pulumi up --refresh`` (``--destroy``: ``pulumi destroy``) without asking, streaming
+   Pulumi's output (``components.deploy``: the program runs in this process), then prints
+   each node's ``/etc/network/interfaces`` and ``/etc/network/interfaces.d/sdn``. The refresh
+   reads what the simulated nodes hold first, so a reset or hand-edited simulator is put
+   right rather than taken as unchanged.
 
 A second run finds nothing to change. The same stack by hand: ``./run pulumi preview --diff``
 (see the README).
@@ -103,7 +105,16 @@ def main(
     if token is None:
         return 1
     operation = "destroy" if args.destroy else "up"
-    status = run(project, STACK, operation, stack_environment(token), out, err, command="up")
+    status = run(
+        project,
+        STACK,
+        operation,
+        stack_environment(token),
+        out,
+        err,
+        command="up",
+        refresh=not args.destroy,  # the simulator may have been reset or edited meanwhile
+    )
     if status != 0:
         return status
     out.write("\n" + format_files(node_files(SIMULATOR_STATE)))

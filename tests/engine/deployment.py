@@ -115,7 +115,12 @@ class Deployment:
         return done.stdout
 
     def run(
-        self, operation: str, *, diff: bool = False, expect_no_changes: bool = False
+        self,
+        operation: str,
+        *,
+        diff: bool = False,
+        expect_no_changes: bool = False,
+        refresh: bool = False,
     ) -> Outcome:
         """``preview``, ``up``, ``refresh`` or ``destroy``, as ``./run pulumi`` runs it."""
         request = self.directory.parent / "request.json"
@@ -128,6 +133,7 @@ class Deployment:
                     "operation": operation,
                     "diff": diff,
                     "expect_no_changes": expect_no_changes,
+                    "refresh": refresh,
                 }
             )
         )

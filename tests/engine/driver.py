@@ -72,6 +72,7 @@ def main(request_file: str, result_file: str) -> int:
             output,
             diff=request.get("diff", False),
             expect_no_changes=request.get("expect_no_changes", False),
+            refresh=request.get("refresh", False),
             on_event=lambda event: _step(event, steps),
         )
         result["changes"] = _changes(outcome)

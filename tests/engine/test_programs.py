@@ -209,3 +209,31 @@ def test_renamed_components_keep_their_networks_on_the_node(
     assert "took them over in this deployment" in renamed.output
     again = deployment.run("preview", expect_no_changes=True)
     _ok(again.ok, again.output, again.error)
+
+
+def test_up_with_refresh_rebuilds_a_node_that_was_reset(
+    tmp_path: Path, sim: SimulatorHandle, pulumi_cli: auto.PulumiCommand
+) -> None:
+    """`./run up` refreshes first: after the node lost every network (a reset simulator, a
+    reinstalled host), it builds them again instead of reporting nothing to change."""
+    deployment = Deployment.of(EXAMPLES / "homelab", tmp_path / "work", sim, pulumi_cli)
+    first = deployment.run("up")
+    _ok(first.ok, first.output, first.error)
+    built = deployment.files()
+    api = sim.proxmox()
+    for network in api.cluster.sdn.vnets.get():
+        for subnet in api.cluster.sdn.vnets(network["vnet"]).subnets.get():
+            api.cluster.sdn.vnets(network["vnet"]).subnets(subnet["subnet"]).delete()
+        api.cluster.sdn.vnets(network["vnet"]).delete()
+    for zone in api.cluster.sdn.zones.get():
+        api.cluster.sdn.zones(zone["zone"]).delete()
+    api.cluster.sdn.put()
+    for name in ("vmbr1.20", "vmbr2", "vmbr1", "bond0"):
+        api.nodes("pve1").network(name).delete()
+    api.nodes("pve1").network.put()
+    plain = deployment.run("up")
+    _ok(plain.ok, plain.output, plain.error)
+    assert sections(deployment.files()) != sections(built), "an up without refresh saw no drift"
+    rebuilt = deployment.run("up", refresh=True)
+    _ok(rebuilt.ok, rebuilt.output, rebuilt.error)
+    assert sections(deployment.files()) == sections(built)
