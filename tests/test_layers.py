@@ -31,6 +31,8 @@ PURE = (
     "provider.sdn.plan",
     "provider.sdn.render",
     "provider.sdn.wire",
+    "provider.host.model",
+    "provider.host.render",
 )
 IO = (
     "os",
@@ -42,12 +44,15 @@ IO = (
     "urllib",
     "http",
     "requests",
+    "paramiko",
+    "asyncssh",
     "proxmoxer",
     "aiohttp",
     "pulumi",
     "provider.api",
     "provider.locks",
     "provider.engine",
+    "provider.host.ssh",
 )
 """Modules that talk to the world (or wait on it), and pvenet's own edges."""
 
