@@ -33,6 +33,7 @@ PURE = (
     "provider.sdn.wire",
     "provider.host.model",
     "provider.host.render",
+    "provider.host.plan",
 )
 IO = (
     "os",
