@@ -149,9 +149,8 @@ class HostRulesProvider(ConfiguredProvider):
         except (ApiCallFailed, NodeError) as error:
             pulumi.log.warn(f"{node}: could not read the node to check at preview: {error}")
             return []
-        ports = {self.settings.port: "the API"}
-        if self._ssh is not None:
-            ports[self._ssh.target(node, "")[1]] = "SSH"
+        ssh_port = self._ssh.target(node, "")[1] if self._ssh is not None else 22
+        ports = {self.settings.port: "the API", ssh_port: "SSH"}
         found = lockout_problems(spec, ports, management)
         mine = [ipaddress.ip_network(m.source) for m in spec.masquerade]
         for index, forward in enumerate(spec.forwards):
