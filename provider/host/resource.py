@@ -34,9 +34,10 @@ from pulumi.dynamic import (
     UpdateResult,
 )
 
-from provider.api.session import ApiSession, Call
+from provider.api.session import Call
 from provider.engine import ConfiguredProvider, coerce_numbers, is_unknown, unexpected_inputs
 from provider.errors import ApiCallFailed, ConnectionSettingsError, NodeError
+from provider.host.confirm import Reach
 from provider.host.model import (
     EMPTY,
     HostRulesSpec,
@@ -47,8 +48,7 @@ from provider.host.model import (
 )
 from provider.host.plan import observed_rules, verify
 from provider.host.render import rendered
-from provider.host.settings import SshSettings, ssh_settings_from
-from provider.host.ssh import Connection, connect
+from provider.host.settings import SshSettings
 from provider.host.transaction import HostTransaction
 from provider.names import NODE_RE
 from provider.node.client import Client
@@ -67,24 +67,6 @@ NO_SSH = (
 class HostRulesProvider(ConfiguredProvider):
     """The engine-facing implementation of ``HostRules``."""
 
-    def __init__(self) -> None:
-        super().__init__()
-        self._ssh: SshSettings | None = None
-        self._ssh_error: str | None = None
-
-    def __setstate__(self, state: dict[str, Any]) -> None:
-        super().__setstate__(state)
-        self._ssh, self._ssh_error = None, None
-
-    def configure(self, req: ConfigureRequest) -> None:
-        """The API settings (``pvenet:endpoint``, ...) and the SSH settings (``pvenet:ssh``)."""
-        super().configure(req)
-        try:
-            self._ssh = ssh_settings_from(lambda key: req.config.get(f"pvenet:{key}"))
-            self._ssh_error = None if self._ssh else NO_SSH
-        except ConnectionSettingsError as error:
-            self._ssh, self._ssh_error = None, str(error)
-
     @classmethod
     def from_environment(cls) -> HostRulesProvider:
         """A provider configured from the environment only (``PROXMOX_VE_*``, ``PVENET_SSH_*``):
@@ -93,12 +75,12 @@ class HostRulesProvider(ConfiguredProvider):
         provider.configure(ConfigureRequest(Config({}, "pvenet")))
         return provider
 
-    @property
-    def ssh(self) -> SshSettings:
+    def _ssh_settings(self) -> SshSettings:
         """The SSH settings, or why there are none (an actionable error)."""
-        if self._ssh is None:
-            raise ConnectionSettingsError(self._ssh_error or NO_SSH)
-        return self._ssh
+        ssh = self.ssh
+        if ssh is None:
+            raise ConnectionSettingsError(NO_SSH)
+        return ssh
 
     # -- check / diff ------------------------------------------------------------------------
 
@@ -242,29 +224,10 @@ class HostRulesProvider(ConfiguredProvider):
 
     def _transaction(self, node: str) -> HostTransaction:
         """The change of ``node``'s host rules, with connections from the settings."""
-        settings, ssh = self.settings, self.ssh
-        default_host: list[str] = []
-
-        def open_connection() -> Connection:
-            if not default_host:
-                default_host.append(
-                    settings.host
-                    if ssh.address(node)
-                    else (Client(settings, node).cluster_node_ip() or settings.host)
-                )
-            return connect(ssh, node, default_host[0])
-
-        def reach_api() -> None:
-            session = ApiSession(settings)
-            try:
-                session.call("GET", "/version", kind=Call.READ)
-            except ApiCallFailed as error:
-                raise NodeError(f"{node}: the API does not answer ({error.describe()})") from None
-            finally:
-                session.close()
-
+        settings, ssh = self.settings, self._ssh_settings()
+        reach = Reach(settings, ssh, node)
         return HostTransaction(
-            node, settings.endpoint, open_connection, reach_api, ssh.confirm_timeout
+            node, settings.endpoint, reach.connect, reach.api, ssh.confirm_timeout
         )
 
 
