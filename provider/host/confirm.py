@@ -33,9 +33,10 @@ from provider.host.settings import SshSettings
 from provider.host.ssh import Connection, connect
 from provider.node.client import Client
 
-REVERT_GRACE_S = 10.0
-"""How long after the timer's deadline pvenet waits before it reads what the node reverted
-to: the revert scripts reload rules, sysctls or the network in seconds."""
+REVERT_GRACE_S = 2.0
+"""How long after the timer's deadline pvenet waits, at least, before it reads what the node
+reverted to (plus a tenth of the timeout): the revert scripts reload rules, sysctls or the
+network in seconds."""
 REVERT_INTERFACES: str = BACKUP_DIR + "/revert-interfaces.sh"
 
 Connect = Callable[[], Connection]
@@ -138,7 +139,7 @@ def wait_for_revert(
 ) -> NodeError:
     """Wait for the timer to put the node back; the error saying what the node holds then,
     as read back (``expected``: each file the revert script restores, None: removes)."""
-    waited = seconds + REVERT_GRACE_S
+    waited = seconds + REVERT_GRACE_S + seconds / 10
     time.sleep(waited)
     try:
         with connect() as conn:
