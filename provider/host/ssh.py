@@ -236,7 +236,7 @@ def _drain(channel: paramiko.Channel, timeout: float) -> tuple[bytes, bytes, int
         while channel.recv_stderr_ready():
             err.extend(channel.recv_stderr(65536))
 
-    while not channel.eof_received:
+    while not (channel.eof_received or channel.exit_status_ready() or channel.closed):
         take()
         remaining = deadline - time.monotonic()
         if remaining <= 0:
@@ -326,4 +326,8 @@ def connect(
             "up and pvenet:ssh.addresses / pvenet:ssh.port",
             answered=False,
         ) from None
+    transport = client.get_transport()
+    if transport is not None and isinstance(transport.sock, socket.socket):
+        # one small exec after another: without this, each waits for a delayed ACK (40 ms)
+        transport.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
     return Connection(node, client, where)

@@ -29,7 +29,7 @@ from simulator.faults import Fault
 from simulator.testing import SimulatorHandle
 from tests.provider.conftest import configure_for
 
-CONFIRM_S = "2"
+CONFIRM_S = "3"
 NAT: dict[str, Any] = {
     "masquerade": [{"source": "10.10.10.0/24", "interface": "vmbr0", "comment": "lab NAT"}],
     "forwards": [
@@ -95,7 +95,7 @@ def test_a_second_run_changes_nothing(simulator: SimulatorHandle, host: HostRule
     host.create(props)
     simulator.requests.clear()
     host.update("pve1/host-rules", props, props)
-    written = [r for r in simulator.requests if r.method == "SSH" and "install" in r.path]
+    written = [r for r in simulator.requests.entries() if r.method == "SSH" and "install" in r.path]
     assert written == []
 
 
@@ -104,7 +104,7 @@ def test_read_shows_rules_and_forwarding_changed_by_hand(
 ) -> None:
     props = checked(host, NAT)
     host.create(props)
-    assert host.read("pve1/host-rules", props).outputs["drift"] == []
+    assert host.read("pve1/host-rules", props).outs["drift"] == []
     edited = (simulator.host_file(RULES) or "").replace("dport 8080", "dport 8081")
     assert run(simulator, "sysctl -qw net.ipv4.ip_forward=0")[0] == 0
     simulator.ssh.run("pve1", "install -D -m 0644 /dev/stdin /tmp/edited.nft", edited.encode())
@@ -112,8 +112,8 @@ def test_read_shows_rules_and_forwarding_changed_by_hand(
     read = host.read("pve1/host-rules", props)
     assert read.inputs["rules"]["forwards"][0]["port"] == 8081
     assert read.inputs["rules"]["ip_forward"]["ipv4"] is False
-    assert any("net.ipv4.ip_forward" in line for line in read.outputs["drift"])
-    host.update("pve1/host-rules", read.outputs, props)
+    assert any("net.ipv4.ip_forward" in line for line in read.outs["drift"])
+    host.update("pve1/host-rules", read.outs, props)
     assert run(simulator, "sysctl -n net.ipv4.ip_forward") == (0, "1\n")
     assert "dport 8080" in run(simulator, "nft list table inet pvenet")[1]
 
@@ -200,7 +200,7 @@ def test_an_unconfirmed_change_left_armed_is_confirmed_by_the_rerun(
     simulator.requests.clear()
     host.create(props)
     assert armed_timers(simulator) == []
-    written = [r for r in simulator.requests if r.method == "SSH" and "install" in r.path]
+    written = [r for r in simulator.requests.entries() if r.method == "SSH" and "install" in r.path]
     assert written == []
 
 
