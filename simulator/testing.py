@@ -159,6 +159,7 @@ def running_simulator(
     nics: Sequence[str] | None = None,
     interfaces: str | None = None,
     task_seconds: float = 0.0,
+    ssh_ports: dict[str, int] | None = None,
 ) -> Iterator[SimulatorHandle]:
     """Run a simulator on a free port of 127.0.0.1 for the duration of the ``with`` block.
 
@@ -166,7 +167,8 @@ def running_simulator(
     existing state dir is reused (same certificate, token and files).
     ``nics`` defaults to eno1..eno4; ``interfaces`` is the text of the nodes'
     initial ``/etc/network/interfaces`` (the installer's file when None);
-    ``task_seconds`` is how long tasks report ``running``.
+    ``task_seconds`` is how long tasks report ``running``; ``ssh_ports`` the nodes' SSH
+    ports (a free one for each node left out).
     """
     with ExitStack() as stack:
         if state_dir is None:
@@ -177,6 +179,7 @@ def running_simulator(
             nics=list(nics) if nics is not None else None,
             interfaces=interfaces,
             task_seconds=task_seconds,
+            ssh_ports=ssh_ports,
         )
         server.start()
         stack.callback(server.stop)
