@@ -60,7 +60,8 @@ def run_exec(ctx: Context, unit: str, key: str) -> Result:
 
 
 def systemctl(ctx: Context, argv: list[str]) -> Result:
-    """``systemctl daemon-reload|enable|disable|start|stop|is-active [--now] UNIT...``."""
+    """``systemctl VERB [--now] UNIT...``: daemon-reload, enable, disable, is-enabled, start, stop,
+    is-active."""
     args = [a for a in argv[1:] if a not in ("--now", "-q", "--quiet")]
     now = "--now" in argv
     quiet = "-q" in argv or "--quiet" in argv
@@ -90,6 +91,16 @@ def systemctl(ctx: Context, argv: list[str]) -> Result:
                 result.stdout += ("active" if active else "inactive") + "\n"
             if not active:
                 result.status = SYSTEMCTL_INACTIVE
+        elif verb == "is-enabled":
+            if unit_file(ctx, unit) is None:
+                result = result + fail(
+                    1, f"Failed to get unit file state for {unit}: No such file or directory"
+                )
+            elif unit in state.enabled_units:
+                result.stdout += "" if quiet else "enabled\n"
+            else:
+                result.stdout += "" if quiet else "disabled\n"
+                result.status = 1
         elif verb in ("enable", "disable"):
             result = result + _enable(ctx, unit, verb == "enable")
             if now and result.status == 0:
