@@ -250,6 +250,9 @@ def _drain(channel: paramiko.Channel, timeout: float) -> tuple[bytes, bytes, int
 
 def _reason(error: BaseException) -> str:
     """Why a connection failed, in words (no exception class names)."""
+    if isinstance(error, paramiko.ssh_exception.NoValidConnectionsError):
+        reasons = {_reason(cause) for cause in error.errors.values()}
+        return "; ".join(sorted(reasons)) or "refused"
     if isinstance(error, socket.timeout | TimeoutError):
         return "timed out"
     if isinstance(error, OSError) and error.strerror:
