@@ -32,6 +32,7 @@ PURE = (
     "provider.sdn.render",
     "provider.sdn.wire",
     "simulator.ssh.nft",
+    "simulator.ssh.nftsyntax",
 )
 IO = (
     "os",
