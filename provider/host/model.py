@@ -123,14 +123,12 @@ def _comment(value: str | None) -> str | None:
             f"holds {name} at character {at}: nft reads the rules file line by line, and a "
             "rule cannot go on past it; write the text on one line",
         )
-    for char, why in (('"', "ends an nftables string"), ("\\", "is not read back as written")):
+    for char, name, why in (
+        ('"', "'\"'", "an nftables string cannot hold"),
+        ("\\", "a backslash", "nft may not read back as written"),
+    ):
         if (at := value.find(char)) >= 0:
-            name = "'\"'" if char == '"' else "a backslash"
-            raise _refused(
-                value,
-                f"holds {name} at character {at + 1}, which {why} (nftables strings cannot "
-                "escape one); remove it",
-            )
+            raise _refused(value, f"holds {name} at character {at + 1}, which {why}; remove it")
     if not value.strip():
         raise _refused(value, "is empty; leave comment unset instead")
     if len(value.encode()) > COMMENT_MAX:
