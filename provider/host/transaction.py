@@ -32,6 +32,7 @@ from provider.host.model import EMPTY, HostRulesSpec
 from provider.host.plan import (
     Change,
     NodeState,
+    missing_interfaces,
     plan_change,
     routes_to_read,
     sysctl_keys,
@@ -123,6 +124,12 @@ class HostTransaction:
         """Make the node run ``spec`` (``EMPTY``: remove everything pvenet put there)."""
         with node_change(self.endpoint, self.node), self.connect() as conn:
             before = self._before_any_change("reading the node", lambda: read_state(conn, spec))
+            if missing := missing_interfaces(spec, before):
+                raise NodeError(
+                    f"{self.node}: the node has no interface {', '.join(missing)}, which "
+                    "proxy_arp or routes name; create it first (a NodeInterfaces set or a "
+                    "component the rules depend on) or fix the name. No rule was installed"
+                )
             unit = unit_id()
             change = plan_change(spec, before, unit)
             if change.empty:

@@ -273,3 +273,15 @@ def test_a_lost_answer_anywhere_leaves_a_true_message_and_the_rerun_converges(
     assert "dport 8080" in run(simulator, "nft list table inet pvenet")[1]
     assert run(simulator, "sysctl -n net.ipv4.ip_forward") == (0, "1\n")
     assert armed_timers(simulator) == []
+
+
+def test_proxy_arp_on_an_interface_the_node_lacks_is_refused_before_any_write(
+    simulator: SimulatorHandle, host: HostRulesProvider
+) -> None:
+    props = checked(host, {"proxy_arp": ["vmbr9"], "ip_forward": {"ipv4": True}})
+    simulator.requests.clear()
+    with pytest.raises(NodeError) as refused:
+        host.create(props)
+    assert str(refused.value).startswith("pve1: the node has no interface vmbr9, which proxy_arp")
+    assert [e.path for e in simulator.requests.entries() if "install" in e.path] == []
+    assert armed_timers(simulator) == []
