@@ -12,6 +12,7 @@ from pathlib import Path
 import asyncssh
 import pytest
 
+from simulator.faults import Fault
 from simulator.testing import SimulatorHandle, running_simulator
 from tests.simulator.ssh_client import run, run_many
 
@@ -265,3 +266,10 @@ def test_each_command_is_logged_with_the_length_of_its_input_only(
     assert [entry.status for entry in logged] == [0, 0]
     assert "masquerade" not in simulator.requests.path.read_text()
     assert simulator.requests.count(method="CONNECT", path_glob="/nodes/pve1/ssh") == 2
+
+
+def test_an_api_fault_with_wildcards_leaves_ssh_alone(simulator: SimulatorHandle) -> None:
+    """SSH requests match only faults that name their method (CONNECT, SSH) exactly."""
+    simulator.faults.arm(Fault("drop"))
+    assert run(simulator, "sysctl -n net.ipv4.ip_forward") == (0, "0\n", "")
+    assert len(simulator.faults.armed()) == 1  # still waiting for an API request
