@@ -261,8 +261,16 @@ def test_the_unit_is_enabled_and_disabled(simulator: SimulatorHandle) -> None:
     assert enabled.status == 0
     assert enabled.stderr.startswith("Created symlink ")
     assert simulator.host_state().enabled_units == ["pvenet-rules.service"]
+    assert run(simulator, "systemctl is-enabled pvenet-rules.service") == (0, "enabled\n", "")
     assert run(simulator, "systemctl disable pvenet-rules.service").status == 0
     assert simulator.host_state().enabled_units == []
+    assert run(simulator, "systemctl is-enabled pvenet-rules.service") == (1, "disabled\n", "")
+    ok(simulator, f"rm -f {UNIT}")
+    assert run(simulator, "systemctl is-enabled pvenet-rules.service") == (
+        1,
+        "",
+        "Failed to get unit file state for pvenet-rules.service: No such file or directory\n",
+    )
 
 
 def test_a_confirmed_change_disarms_the_timer(simulator: SimulatorHandle) -> None:
