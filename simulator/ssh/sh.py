@@ -161,7 +161,7 @@ def run_script(ctx: Context, path: str, text: str, args: list[str], runner: Runn
                 continue
             first = words[0]
             if first == "if":
-                taken = running and _condition(ctx, words[1:-2], variables, runner).status == 0
+                taken = running and _list(ctx, words[1:-2], variables, runner).status == 0
                 frames.append((taken, taken))
             elif first == "else":
                 done = frames[-1][1]
@@ -201,10 +201,6 @@ def _check(lines: list[str]) -> tuple[int, str] | None:
     if depth:
         return len(lines), 'end of file unexpected (expecting "fi")'
     return None
-
-
-def _condition(ctx: Context, words: list[Token], variables: dict[str, str], run: Runner) -> Result:
-    return _list(ctx, words, variables, run)
 
 
 def _list(ctx: Context, words: list[Token], variables: dict[str, str], run: Runner) -> Result:
