@@ -154,9 +154,12 @@ def run_script(ctx: Context, path: str, text: str, args: list[str], runner: Runn
     # each open `if`: (this branch runs, some branch of it has run)
     frames: list[tuple[bool, bool]] = []
     try:
-        for raw in lines:
+        for number, raw in enumerate(lines, start=1):
             running = all(frame[0] for frame in frames)
-            words = lex(raw, variables if running else {})
+            try:
+                words = lex(raw, variables if running else {})
+            except Unsupported as problem:  # an expansion that would need word splitting
+                return result + fail(SYNTAX_ERROR, f"{path}: {number}: {problem} unsupported")
             if not words:
                 continue
             first = words[0]

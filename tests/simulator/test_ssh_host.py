@@ -232,6 +232,16 @@ def test_a_script_with_a_construct_the_simulator_does_not_know_is_refused_whole(
     assert routes(simulator) == []  # nothing of it ran
 
 
+def test_an_argument_that_would_split_into_words_stops_the_script(
+    simulator: SimulatorHandle,
+) -> None:
+    install(simulator, HOST_SH, "#!/bin/sh\nip route replace 192.168.10.9/32 dev $1\n", "0755")
+    answer = run(simulator, f"{HOST_SH} 'vmbr0 eno2'")
+    assert answer.status == 2
+    assert answer.stderr.startswith(f"{HOST_SH}: 2: ")
+    assert routes(simulator) == []
+
+
 def test_a_failing_command_in_a_script_does_not_stop_it(simulator: SimulatorHandle) -> None:
     install(
         simulator,
