@@ -163,12 +163,37 @@ def test_an_unknown_command_is_not_found(simulator: SimulatorHandle) -> None:
 
 @pytest.mark.parametrize(
     "command",
-    ["cat /etc/network/interfaces | head", "rm -f /x; rm -f /y", "cat $HOME", "cat /etc/*"],
+    [
+        "cat /etc/network/interfaces | head",
+        "cat /etc/network/interfaces > /tmp/copy",
+        "cat $HOME",
+        "cat /etc/*",
+        "cat `ls`",
+        "|| cat /etc/network/interfaces",
+    ],
 )
 def test_shell_constructs_are_refused_not_guessed(simulator: SimulatorHandle, command: str) -> None:
     answer = run(simulator, command)
     assert answer.status == 2
     assert answer.stderr.startswith("sh: 1: Syntax error: ")
+
+
+def test_a_command_line_may_chain_commands_as_a_person_would(simulator: SimulatorHandle) -> None:
+    """The hand removal of docs/host-rules.md, as one line."""
+    install(simulator, RULES, RULES_FILE)
+    install(simulator, "/etc/systemd/system/pvenet-rules.service", "[Service]\n")
+    assert run(simulator, f"nft -f {RULES} && systemctl enable pvenet-rules.service").status == 0
+    line = (
+        "systemctl disable --now pvenet-rules.service; nft delete table inet pvenet; "
+        "rm -rf /etc/pvenet /etc/systemd/system/pvenet-rules.service; systemctl daemon-reload; "
+        "sysctl --system"
+    )
+    assert run(simulator, line).status == 0
+    assert simulator.host_file(RULES) is None
+    assert run(simulator, "nft list table inet pvenet").status == 1
+    assert simulator.host_state().enabled_units == []
+    assert run(simulator, "cat /nothing || cat /etc/network/interfaces").status == 0
+    assert run(simulator, "cat /nothing && cat /etc/network/interfaces").stdout == ""
 
 
 # -- nft ------------------------------------------------------------------------------------
