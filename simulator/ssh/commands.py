@@ -15,7 +15,7 @@ from collections.abc import Callable
 from simulator.node import api as node_api
 from simulator.ssh import files, kernel, nftcmd, systemd
 from simulator.ssh.context import Context, Result, fail
-from simulator.ssh.sh import SYNTAX_ERROR, Unsupported, lex, run_script
+from simulator.ssh.sh import SYNTAX_ERROR, Unsupported, lex, run_list, run_script
 
 BIN_DIRS = ("/bin", "/sbin", "/usr/bin", "/usr/sbin")
 IF_UP_DIR = "/etc/network/if-up.d"
@@ -112,12 +112,13 @@ def run(ctx: Context, argv: list[str]) -> Result:
 
 
 def run_line(ctx: Context, line: str) -> Result:
-    """One SSH exec's command line: words only, else the shell's refusal (status 2)."""
+    """One SSH exec's command line: words, quotes and ``;``/``&&``/``||`` lists; anything
+    more (pipes, redirections, ``$``, globs) is the shell's refusal (status 2)."""
     try:
-        words = lex(line, None)
+        tokens = lex(line, None)
     except Unsupported as problem:
         return fail(SYNTAX_ERROR, f"sh: 1: Syntax error: {problem} unsupported by the simulator")
-    return run(ctx, [w for w in words if isinstance(w, str)])
+    return run_list(ctx, tokens, run)
 
 
 def reads_stdin(line: str) -> bool:

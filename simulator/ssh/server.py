@@ -43,6 +43,7 @@ from simulator.ssh.keys import USER, Keys, ensure_keys
 
 _log = logging.getLogger(__name__)
 
+INTERNAL_ERROR = 70  # EX_SOFTWARE: the simulator failed, not the command
 NO_ANSWER = -1  # the request log's status of an exec or connection the client got no answer to
 
 
@@ -189,7 +190,13 @@ class SshFace:
     def run(self, node: str, line: str, stdin: bytes = b"") -> Result:
         """Run ``line`` on ``node`` as one exec would, without SSH (and without faults)."""
         with node_lock(self.cluster.nodes[node]):
-            return commands.run_line(self.context(node, stdin), line)
+            try:
+                return commands.run_line(self.context(node, stdin), line)
+            except Exception:
+                _log.exception("simulator bug running %r on %s", line, node)
+                return Result(
+                    INTERNAL_ERROR, "", f"simulator internal error running {line!r}: see its log\n"
+                )
 
     def boot(self, node: str) -> Result:
         """Restart ``node``: its runtime state is lost and its boot path runs again."""
@@ -248,7 +255,11 @@ class SshFace:
     def _fire(self, node: str, unit: str) -> None:
         """A timer thread elapsed: run the timer's command on the node."""
         with node_lock(self.cluster.nodes[node]):
-            result = systemd.fire(self.context(node), unit)
+            try:
+                result = systemd.fire(self.context(node), unit)
+            except Exception:
+                _log.exception("simulator bug firing %s on %s", unit, node)
+                result = Result(INTERNAL_ERROR)
         if result is not None:
             self._record("TIMER", f"/nodes/{node}/{unit}", {}, result.status, 0.0)
 

@@ -60,8 +60,8 @@ def run_exec(ctx: Context, unit: str, key: str) -> Result:
 
 
 def systemctl(ctx: Context, argv: list[str]) -> Result:
-    """``systemctl VERB [--now] UNIT...``: daemon-reload, enable, disable, is-enabled, start, stop,
-    is-active."""
+    """``systemctl daemon-reload|enable|disable|is-enabled|start|stop|is-active [--now]
+    UNIT...``."""
     args = [a for a in argv[1:] if a not in ("--now", "-q", "--quiet")]
     now = "--now" in argv
     quiet = "-q" in argv or "--quiet" in argv
@@ -92,15 +92,7 @@ def systemctl(ctx: Context, argv: list[str]) -> Result:
             if not active:
                 result.status = SYSTEMCTL_INACTIVE
         elif verb == "is-enabled":
-            if unit_file(ctx, unit) is None:
-                result = result + fail(
-                    1, f"Failed to get unit file state for {unit}: No such file or directory"
-                )
-            elif unit in state.enabled_units:
-                result.stdout += "" if quiet else "enabled\n"
-            else:
-                result.stdout += "" if quiet else "disabled\n"
-                result.status = 1
+            result = result.also(_is_enabled(ctx, unit, quiet))
         elif verb in ("enable", "disable"):
             result = result.also(_enable(ctx, unit, verb == "enable"))
             if now and result.status == 0:
@@ -118,6 +110,15 @@ def systemctl(ctx: Context, argv: list[str]) -> Result:
 def _unit_files(ctx: Context, directory: str) -> list[str]:
     host = ctx.host.node.host_path(directory)
     return [f"{directory}/{p.name}" for p in sorted(host.iterdir()) if p.is_file()]
+
+
+def _is_enabled(ctx: Context, unit: str, quiet: bool) -> Result:
+    """``is-enabled``: ``enabled`` (0) or ``disabled`` (1); a unit without a file fails."""
+    if unit_file(ctx, unit) is None:
+        return fail(1, f"Failed to get unit file state for {unit}: No such file or directory")
+    enabled = unit in ctx.host.state.enabled_units
+    shown = "" if quiet else ("enabled\n" if enabled else "disabled\n")
+    return Result(0 if enabled else 1, shown)
 
 
 def _enable(ctx: Context, unit: str, enable: bool) -> Result:

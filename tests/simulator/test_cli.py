@@ -25,6 +25,7 @@ from proxmoxer.core import ResourceException
 from simulator.demo import PID_FILE, running_pid
 from simulator.node import INTERFACES, INTERFACES_NEW, SDN_INTERFACES, installer_interfaces
 from simulator.replay import replay
+from simulator.ssh.keys import ssh_environment
 from simulator.testing import SimulatorHandle
 
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
@@ -257,6 +258,24 @@ def test_serve_refuses_a_malformed_token(tmp_path: Path) -> None:
     done = _cli("serve", "--state-dir", str(tmp_path), "--port", "0", "--token", "root@pam:abc")
     assert done.returncode == 2
     assert "API token" in done.stderr
+
+
+def test_serve_listens_for_ssh_on_the_port_it_is_given(serve: Any, tmp_path: Path) -> None:
+    """``--ssh-port NODE=PORT``: that node's SSH server, published for the provider."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    serve(tmp_path / "state", "--ssh-port", f"pve1={port}")
+    env = ssh_environment(tmp_path / "state")
+    assert env["PVENET_SSH_ADDRESSES"] == f"pve1=127.0.0.1:{port}"
+    with socket.create_connection(("127.0.0.1", port), timeout=10) as conn:
+        assert conn.recv(8) == b"SSH-2.0-"
+
+
+def test_serve_refuses_a_malformed_ssh_port(tmp_path: Path) -> None:
+    done = _cli("serve", "--state-dir", str(tmp_path), "--port", "0", "--ssh-port", "2222")
+    assert done.returncode == 2
+    assert "NODE=PORT" in done.stderr
 
 
 # -- demo and stop -------------------------------------------------------------------------------

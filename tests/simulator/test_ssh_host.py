@@ -232,6 +232,16 @@ def test_a_script_with_a_construct_the_simulator_does_not_know_is_refused_whole(
     assert routes(simulator) == []  # nothing of it ran
 
 
+def test_an_argument_that_would_split_into_words_stops_the_script(
+    simulator: SimulatorHandle,
+) -> None:
+    install(simulator, HOST_SH, "#!/bin/sh\nip route replace 192.168.10.9/32 dev $1\n", "0755")
+    answer = run(simulator, f"{HOST_SH} 'vmbr0 eno2'")
+    assert answer.status == 2
+    assert answer.stderr.startswith(f"{HOST_SH}: 2: ")
+    assert routes(simulator) == []
+
+
 def test_a_failing_command_in_a_script_does_not_stop_it(simulator: SimulatorHandle) -> None:
     install(
         simulator,
@@ -261,8 +271,16 @@ def test_the_unit_is_enabled_and_disabled(simulator: SimulatorHandle) -> None:
     assert enabled.status == 0
     assert enabled.stderr.startswith("Created symlink ")
     assert simulator.host_state().enabled_units == ["pvenet-rules.service"]
+    assert run(simulator, "systemctl is-enabled pvenet-rules.service") == (0, "enabled\n", "")
     assert run(simulator, "systemctl disable pvenet-rules.service").status == 0
     assert simulator.host_state().enabled_units == []
+    assert run(simulator, "systemctl is-enabled pvenet-rules.service") == (1, "disabled\n", "")
+    ok(simulator, f"rm -f {UNIT}")
+    assert run(simulator, "systemctl is-enabled pvenet-rules.service") == (
+        1,
+        "",
+        "Failed to get unit file state for pvenet-rules.service: No such file or directory\n",
+    )
 
 
 def test_a_confirmed_change_disarms_the_timer(simulator: SimulatorHandle) -> None:
