@@ -285,3 +285,26 @@ def test_proxy_arp_on_an_interface_the_node_lacks_is_refused_before_any_write(
     assert str(refused.value).startswith("pve1: the node has no interface vmbr9, which proxy_arp")
     assert [e.path for e in simulator.requests.entries() if "install" in e.path] == []
     assert armed_timers(simulator) == []
+
+
+def test_create_and_delete_leave_another_table_and_sysctl_file_as_they_were(
+    simulator: SimulatorHandle, host: HostRulesProvider
+) -> None:
+    """A firewall's own table and someone's sysctl file are not pvenet's: untouched."""
+    firewall = (
+        "table inet proxmox-firewall {\n\tchain input {\n\t\ttype filter hook input priority "
+        "filter; policy accept;\n\t\ttcp dport 8006 accept\n\t}\n}\n"
+    )
+    simulator.ssh.run("pve1", "install -D -m 0644 /dev/stdin /etc/firewall.nft", firewall.encode())
+    assert run(simulator, "nft -f /etc/firewall.nft")[0] == 0
+    simulator.ssh.run(
+        "pve1", "install -D -m 0644 /dev/stdin /etc/sysctl.d/80-mine.conf", b"vm.swappiness = 10\n"
+    )
+    listed = run(simulator, "nft list table inet proxmox-firewall")
+    props = checked(host, NAT)
+    host.create(props)
+    assert run(simulator, "nft list table inet proxmox-firewall") == listed
+    host.delete("pve1/host-rules", props)
+    assert run(simulator, "nft list table inet proxmox-firewall") == listed
+    assert simulator.host_file("/etc/sysctl.d/80-mine.conf") == "vm.swappiness = 10\n"
+    assert simulator.host_file("/etc/firewall.nft") == firewall
