@@ -147,6 +147,8 @@ class SshFace:
     def stop(self) -> None:
         """Stop listening, cut open sessions and cancel the timer threads."""
         self.timers.cancel_all()
+        if self._thread.running:
+            self.keys.withdraw()
         self._thread.stop()
 
     async def _serve(self) -> None:

@@ -2,9 +2,9 @@
 
 A command line (one SSH exec) is words joined by ``;``, ``&&`` and ``||``: quotes are
 honoured, and anything a shell would do more with (pipes, redirections, ``$``, globs,
-backquotes) is refused with exit status 2 rather than guessed at. A script (``/bin/sh FILE`` or an executable
-file) may also hold comments, ``NAME=VALUE`` and ``NAME="$1"`` assignments, ``"$NAME"``
-expansions, ``if LIST; then`` ... ``[else`` ...] ``fi`` blocks, ``||``/``&&`` lists,
+backquotes) is refused with exit status 2 rather than guessed at. A script (``/bin/sh
+FILE`` or an executable file) may also hold comments, ``NAME=VALUE`` and ``NAME="$1"``
+assignments, ``"$NAME"`` expansions, ``if LIST; then`` ... ``[else`` ...] ``fi`` blocks,
 ``exit [N]``, ``exec CMD`` and the ``[``/``test`` builtin (``-z``, ``-n``, ``=``, ``!=``,
 ``-x``, ``-f``, ``-e``, ``-d``). A script with any other construct is refused as a whole
 before any of it runs.

@@ -8,6 +8,7 @@ CMD on the node, as systemd would run ``U.service``.
 from __future__ import annotations
 
 import re
+import shlex
 
 from simulator.ssh.context import Context, Result, fail
 from simulator.ssh.host import Timer
@@ -40,7 +41,7 @@ def exec_lines(text: str, key: str) -> list[tuple[bool, list[str]]]:
         if sep and name.strip() == key and value.strip():
             command = value.strip()
             ignore = command.startswith("-")
-            found.append((ignore, command.lstrip("-@:+!").split()))
+            found.append((ignore, shlex.split(command.lstrip("-@:+!"))))
     return found
 
 
@@ -62,15 +63,19 @@ def run_exec(ctx: Context, unit: str, key: str) -> Result:
 def systemctl(ctx: Context, argv: list[str]) -> Result:
     """``systemctl daemon-reload|enable|disable|is-enabled|start|stop|is-active [--now]
     UNIT...``."""
-    args = [a for a in argv[1:] if a not in ("--now", "-q", "--quiet")]
-    now = "--now" in argv
-    quiet = "-q" in argv or "--quiet" in argv
+    options = [a for a in argv[1:] if a.startswith("-")]
+    unknown = [o for o in options if o not in ("--now", "-q", "--quiet", "--no-pager")]
+    if unknown:
+        return fail(1, f"systemctl: unrecognized option '{unknown[0]}'")
+    args = [a for a in argv[1:] if not a.startswith("-")]
+    now = "--now" in options
+    quiet = "-q" in options or "--quiet" in options
     if not args:
         return fail(1, "Too few arguments.")
     verb, units = args[0], [_unit_name(u) for u in args[1:]]
     bad = [u for u in units if not _UNIT_RE.fullmatch(u)]
     if bad:
-        return fail(1, f'Invalid unit name "{bad[0]}" escaped as ...')
+        return fail(1, f'Invalid unit name "{bad[0]}".')
     state = ctx.host.state
     if verb == "daemon-reload":
         state.loaded_units = sorted(

@@ -295,6 +295,8 @@ def test_demo_starts_a_background_server_and_stop_ends_it(tmp_path: Path) -> Non
         assert str(state / "pve-root-ca.pem") in shown.stdout
         assert "Network of node pve1" in shown.stdout
         assert "iface vmbr0 inet static" in shown.stdout  # the node's file
+        ssh = ssh_environment(state)
+        assert f"  SSH:       {ssh['PVENET_SSH_ADDRESSES']} (user root)\n" in shown.stdout
         again = _cli("demo", "--state-dir", str(state), "--port", port)
         assert again.returncode == 0
         assert f"Reusing the simulator already running (PID {pid})" in again.stdout
@@ -304,6 +306,7 @@ def test_demo_starts_a_background_server_and_stop_ends_it(tmp_path: Path) -> Non
     assert "Stopped the simulator" in stopped.stdout
     assert running_pid(state) is None
     assert not (state / PID_FILE).exists()
+    assert ssh_environment(state) == {}  # no SSH settings for a server that is gone
     assert _exited(pid)
     assert "No simulator is running" in _cli("stop", "--state-dir", str(state)).stdout
 
