@@ -12,6 +12,8 @@ import copy
 from typing import Any
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from provider.errors import HostCallFailed, NodeError
 from provider.host.confirm import Reach
@@ -308,3 +310,83 @@ def test_create_and_delete_leave_another_table_and_sysctl_file_as_they_were(
     assert run(simulator, "nft list table inet proxmox-firewall") == listed
     assert simulator.host_file("/etc/sysctl.d/80-mine.conf") == "vm.swappiness = 10\n"
     assert simulator.host_file("/etc/firewall.nft") == firewall
+
+
+GUEST_RULES = st.fixed_dictionaries(
+    {
+        "masquerade": st.lists(
+            st.sampled_from(
+                [
+                    {"source": "10.10.10.0/24", "interface": "vmbr0"},
+                    {"source": "fd00:10::/64", "interface": "vmbr0", "comment": "lab v6"},
+                ]
+            ),
+            unique_by=lambda m: m["source"],
+        ),
+        "forwards": st.lists(
+            st.builds(
+                lambda port, host, to_port: {
+                    "protocol": "tcp",
+                    "port": port,
+                    "to": f"192.168.10.{host}",
+                    "to_port": to_port,
+                },
+                st.integers(2000, 2999),
+                st.integers(50, 60),
+                st.none() | st.integers(1, 1024),
+            ),
+            max_size=2,
+            unique_by=lambda f: f["port"],
+        ),
+        "ip_forward": st.fixed_dictionaries({"ipv4": st.booleans(), "ipv6": st.booleans()}),
+        "proxy_arp": st.lists(st.just("vmbr0"), max_size=1),
+        "routes": st.lists(
+            st.builds(
+                lambda host: {"address": f"203.0.113.{host}", "interface": "vmbr0"},
+                st.integers(1, 4),
+            ),
+            max_size=2,
+            unique_by=lambda r: r["address"],
+        ),
+    }
+)
+KERNEL_KEYS = (
+    "net.ipv4.ip_forward",
+    "net.ipv6.conf.all.forwarding",
+    "net.ipv4.conf.vmbr0.proxy_arp",
+)
+
+
+@settings(
+    max_examples=6,
+    deadline=None,
+    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
+)
+@given(steps=st.lists(GUEST_RULES, min_size=1, max_size=3))
+def test_any_sequence_of_changes_lands_and_delete_puts_the_node_back(
+    simulator: SimulatorHandle, host: HostRulesProvider, steps: list[dict[str, Any]]
+) -> None:
+    """Create, update, update, delete on one node (each example starts from the node the
+    previous one's delete left): every step runs as rendered, and delete leaves the sysctls
+    and routes as they were before pvenet, with none of its files."""
+    kernel = {key: run(simulator, f"sysctl -n {key}") for key in KERNEL_KEYS}
+    previous: dict[str, Any] | None = None
+    for rules in steps:
+        props = checked(host, rules)
+        if previous is None:
+            host.create(props)
+        else:
+            host.update("pve1/host-rules", previous, props)
+        for path, content in props["rendered"].items():
+            assert simulator.host_file(path) == content, path
+        assert host.read("pve1/host-rules", props).outs["drift"] == []
+        assert armed_timers(simulator) == []
+        previous = props
+    assert previous is not None
+    host.delete("pve1/host-rules", previous)
+    assert {key: run(simulator, f"sysctl -n {key}") for key in KERNEL_KEYS} == kernel
+    for host_number in range(1, 5):
+        routes = run(simulator, f"ip -j route show 203.0.113.{host_number}/32")[1]
+        assert routes.strip() in ("", "[]")
+    for path in MANAGED_FILES:
+        assert simulator.host_file(path) is None, path
