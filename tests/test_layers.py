@@ -32,6 +32,11 @@ PURE = (
     "provider.sdn.plan",
     "provider.sdn.render",
     "provider.sdn.wire",
+    "provider.host.model",
+    "provider.host.render",
+    "provider.host.plan",
+    "simulator.ssh.nft",
+    "simulator.ssh.nftsyntax",
 )
 IO = (
     "os",
@@ -43,12 +48,15 @@ IO = (
     "urllib",
     "http",
     "requests",
+    "paramiko",
+    "asyncssh",
     "proxmoxer",
     "aiohttp",
     "pulumi",
     "provider.api",
     "provider.locks",
     "provider.engine",
+    "provider.host.ssh",
 )
 """Modules that talk to the world (or wait on it), and pvenet's own edges."""
 
@@ -107,7 +115,7 @@ def test_the_rule_sees_an_import_of_io() -> None:
     assert "provider.api.session" in _reach("provider.node.client")
 
 
-SERVER_SIDE = ("simulator", "aiohttp", "trustme", "proxmoxer")
+SERVER_SIDE = ("simulator", "aiohttp", "asyncssh", "trustme", "proxmoxer")
 """What only the simulator needs: the ``simulator`` extra, not a program's dependencies."""
 PROGRAM_SIDE = (
     "components",
@@ -116,6 +124,7 @@ PROGRAM_SIDE = (
     "components.stack",
     "components.deploy",
     "provider.node.resource",
+    "provider.host.resource",
     "provider.sdn.resource",
     "provider.sdn.networks",
 )

@@ -75,7 +75,8 @@ PVE 9 (512 KiB since); a form-encoded character takes up to 12 bytes, so 4096 le
 the other parameters on every version. A comment is one column in the GUI, not documentation."""
 
 
-def _check_iface_name(value: str) -> str:
+def check_iface_name(value: str) -> str:
+    """``value`` if it is an interface name Proxmox and the kernel take; ValueError otherwise."""
     if not IFACE_RE.fullmatch(value):
         raise ValueError(
             f"{shown(value)} is not a valid interface name: start with a letter, then letters, "
@@ -143,7 +144,7 @@ class _InterfaceBase(BaseModel):
     @field_validator("iface")
     @classmethod
     def _name(cls, value: str) -> str:
-        return _check_iface_name(value)
+        return check_iface_name(value)
 
     @field_validator("cidr")
     @classmethod
@@ -193,7 +194,7 @@ class _InterfaceBase(BaseModel):
 
 def _sorted_unique_names(values: list[str]) -> list[str]:
     for value in values:
-        _check_iface_name(value)
+        check_iface_name(value)
     return sorted(set(values))
 
 
@@ -264,7 +265,7 @@ class BondSpec(_InterfaceBase):
     @field_validator("bond_primary")
     @classmethod
     def _primary(cls, value: str | None) -> str | None:
-        return None if value is None else _check_iface_name(value)
+        return None if value is None else check_iface_name(value)
 
     @field_validator("slaves")
     @classmethod
@@ -438,7 +439,7 @@ def _vlan_problems(spec: VlanSpec, found: _Problems) -> None:
         found.add("vlan_raw_device", f"{name}: a VLAN not named PARENT.ID needs vlan_raw_device")
         return
     try:
-        _check_iface_name(spec.vlan_raw_device)
+        check_iface_name(spec.vlan_raw_device)
     except ValueError as error:
         found.add("vlan_raw_device", f"{name}: vlan_raw_device {error}")
     if numbered := NUMBERED_VLAN_RE.fullmatch(name):

@@ -33,6 +33,7 @@ from provider.engine import ConfiguredProvider, unexpected_inputs
 from provider.engine import coerce_numbers as _coerce_numbers
 from provider.engine import is_unknown as _is_unknown
 from provider.errors import ApiCallFailed, NodeError
+from provider.host.confirm import InterfacesGuard, Reach
 from provider.names import NODE_RE
 from provider.node import dialect
 from provider.node.client import Client
@@ -71,6 +72,16 @@ class NodeInterfacesProvider(ConfiguredProvider):
 
     def _client(self, node: str) -> Client:
         return Client(self.settings, node)
+
+    def _transaction(self, client: Client) -> Transaction:
+        """The node's change, guarded by confirm-or-revert when SSH is configured."""
+        ssh = self.ssh
+        if ssh is None:
+            return Transaction(client)
+        reach = Reach(self.settings, ssh, client.node)
+        return Transaction(
+            client, InterfacesGuard(client.node, reach.connect, reach.api, ssh.confirm_timeout)
+        )
 
     # -- check / diff ------------------------------------------------------------------------
 
@@ -211,7 +222,7 @@ class NodeInterfacesProvider(ConfiguredProvider):
             _refuse(client, current, targets, props)
             return targets
 
-        Transaction(client).converge(prepare)
+        self._transaction(client).converge(prepare)
         handover.release(self._place(node), id_)
 
     def _place(self, node: str) -> handover.Place:
@@ -284,7 +295,7 @@ class NodeInterfacesProvider(ConfiguredProvider):
             _refuse(client, current, targets, news)
             return targets
 
-        outcome = Transaction(client).converge(prepare)
+        outcome = self._transaction(client).converge(prepare)
         enslaved = {port for spec in specs if spec.type == "bond" for port in spec.ports()}
         handover.hold(self._place(node), id_, {*(spec.iface for spec in specs), *enslaved})
         return self._outputs(news, outcome.after.specs, adopted)
