@@ -8,7 +8,7 @@ rules file, ``host.sh`` and the sysctl file, so ``pulumi preview --diff`` shows 
 ``create``/``update``/``delete`` are one ``HostTransaction`` each (confirm-or-revert);
 ``read`` shows what the node runs, so ``pulumi refresh`` shows rules changed by hand.
 
-A node has one set of host rules: the resource's id is ``<node>/host-rules``. The provider
+A node has one set of host rules: the resource's id is ``<node>/host-rules#<unique>``. The provider
 holds no client and no secret (``ConfiguredProvider``); the SSH settings come from
 ``pvenet:ssh`` or ``PVENET_SSH_*`` in ``configure``. Outside the engine (the kernel tier),
 :meth:`HostRulesProvider.from_environment` gives a provider configured from the environment.
@@ -34,6 +34,7 @@ from pulumi.dynamic import (
     UpdateResult,
 )
 
+from provider import handover
 from provider.api.session import Call
 from provider.engine import ConfiguredProvider, coerce_numbers, is_unknown, unexpected_inputs
 from provider.errors import ApiCallFailed, ConnectionSettingsError, NodeError
@@ -62,6 +63,10 @@ NO_SSH = (
     "`pulumi config set --path pvenet:ssh.hostKey 'ssh-ed25519 AAAA...'` (and .user, "
     ".privateKey or an SSH agent), or the PVENET_SSH_* variables"
 )
+
+
+RULES_SET = "host-rules"
+"""What a HostRules resource holds of its node (``provider.handover``): all of pvenet's rules."""
 
 
 class HostRulesProvider(ConfiguredProvider):
@@ -183,17 +188,33 @@ class HostRulesProvider(ConfiguredProvider):
         """Install the rules on the node (confirm-or-revert)."""
         node = str(props["node"])
         self._transaction(node).apply(_spec(node, props))
-        return CreateResult(f"{node}/host-rules", self._outputs(props))
+        id_ = handover.new_id(f"{node}/host-rules")
+        handover.hold(self._place(node), id_, [RULES_SET])
+        return CreateResult(id_, self._outputs(props))
 
-    def update(self, _id: str, _olds: dict[str, Any], news: dict[str, Any]) -> UpdateResult:
+    def update(self, id_: str, _olds: dict[str, Any], news: dict[str, Any]) -> UpdateResult:
         """Move the node to the new rules (confirm-or-revert)."""
         node = str(news["node"])
         self._transaction(node).apply(_spec(node, news))
+        handover.hold(self._place(node), id_, [RULES_SET])
         return UpdateResult(self._outputs(news))
 
-    def delete(self, _id: str, props: dict[str, Any]) -> None:
-        """Remove everything pvenet put on the node for host rules, and nothing else."""
-        self._transaction(str(props["node"])).apply(EMPTY)
+    def delete(self, id_: str, props: dict[str, Any]) -> None:
+        """Remove everything pvenet put on the node for host rules, and nothing else; unless
+        another HostRules of the node (a renamed one) took them over in this deployment."""
+        node = str(props["node"])
+        others = handover.held_by_others(self._place(node), id_, [RULES_SET])
+        if others:
+            pulumi.log.info(
+                f"{node}: the host rules stay on the node: {others[RULES_SET]} took them over "
+                "in this deployment"
+            )
+        else:
+            self._transaction(node).apply(EMPTY)
+        handover.release(self._place(node), id_)
+
+    def _place(self, node: str) -> handover.Place:
+        return (self.settings.endpoint, f"{node} host rules")
 
     def read(self, id_: str, props: dict[str, Any]) -> ReadResult:
         """The rules the node runs (``pulumi refresh`` shows rules changed by hand)."""

@@ -64,7 +64,7 @@ def test_host_rules_over_grpc_keep_the_private_key_out_of_everything(
     assert checked.failures == []
     assert checked.inputs["rules"]["forwards"][0]["port"] == 8080
     id_, outputs = plugin.create(checked.inputs, name="rules")
-    assert id_ == "pve1/host-rules"
+    assert id_.startswith("pve1/host-rules#")
     assert simulator.host_file(RULES) == outputs["rendered"][RULES]
     refreshed = plugin.read(id_, outputs, checked.inputs, name="rules")
     assert refreshed.outputs["drift"] == []

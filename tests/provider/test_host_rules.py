@@ -74,8 +74,8 @@ def test_create_installs_the_files_loads_the_rules_and_stops_the_timer(
     simulator: SimulatorHandle, host: HostRulesProvider
 ) -> None:
     props = checked(host, NAT)
-    created = host.create(props)
-    assert created.id == "pve1/host-rules"
+    rid = str(host.create(props).id)
+    assert rid.startswith("pve1/host-rules#")
     for path, content in props["rendered"].items():
         assert simulator.host_file(path) == content, path
     assert simulator.host_file(UNIT) is not None
@@ -94,9 +94,9 @@ def test_create_installs_the_files_loads_the_rules_and_stops_the_timer(
 
 def test_a_second_run_changes_nothing(simulator: SimulatorHandle, host: HostRulesProvider) -> None:
     props = checked(host, NAT)
-    host.create(props)
+    rid = str(host.create(props).id)
     simulator.requests.clear()
-    host.update("pve1/host-rules", props, props)
+    host.update(rid, props, props)
     written = [r for r in simulator.requests.entries() if r.method == "SSH" and "install" in r.path]
     assert written == []
 
@@ -105,17 +105,17 @@ def test_read_shows_rules_and_forwarding_changed_by_hand(
     simulator: SimulatorHandle, host: HostRulesProvider
 ) -> None:
     props = checked(host, NAT)
-    host.create(props)
-    assert host.read("pve1/host-rules", props).outs["drift"] == []
+    rid = str(host.create(props).id)
+    assert host.read(rid, props).outs["drift"] == []
     edited = (simulator.host_file(RULES) or "").replace("dport 8080", "dport 8081")
     assert run(simulator, "sysctl -qw net.ipv4.ip_forward=0")[0] == 0
     simulator.ssh.run("pve1", "install -D -m 0644 /dev/stdin /tmp/edited.nft", edited.encode())
     assert run(simulator, "nft -f /tmp/edited.nft")[0] == 0
-    read = host.read("pve1/host-rules", props)
+    read = host.read(rid, props)
     assert read.inputs["rules"]["forwards"][0]["port"] == 8081
     assert read.inputs["rules"]["ip_forward"]["ipv4"] is False
     assert any("net.ipv4.ip_forward" in line for line in read.outs["drift"])
-    host.update("pve1/host-rules", read.outs, props)
+    host.update(rid, read.outs, props)
     assert run(simulator, "sysctl -n net.ipv4.ip_forward") == (0, "1\n")
     assert "dport 8080" in run(simulator, "nft list table inet pvenet")[1]
 
@@ -146,8 +146,8 @@ def test_delete_leaves_nothing_of_pvenet(
 ) -> None:
     before_forward = run(simulator, "sysctl -n net.ipv4.ip_forward")
     props = checked(host, NAT)
-    host.create(props)
-    host.delete("pve1/host-rules", props)
+    rid = str(host.create(props).id)
+    host.delete(rid, props)
     for path in (*MANAGED_FILES, "/etc/pvenet/backup/revert.sh", "/etc/pvenet/new/rules.nft"):
         assert simulator.host_file(path) is None, path
     assert run(simulator, "nft list table inet pvenet")[0] != 0
@@ -156,7 +156,7 @@ def test_delete_leaves_nothing_of_pvenet(
     assert run(simulator, "systemctl is-enabled pvenet-rules.service")[0] != 0
     assert run(simulator, "ip -j route show 192.168.10.77/32")[1].strip() in ("", "[]")
     assert armed_timers(simulator) == []
-    host.delete("pve1/host-rules", props)  # a delete whose answer was lost runs again
+    host.delete(rid, props)  # a delete whose answer was lost runs again
 
 
 def test_a_rerun_after_a_lost_answer_converges(
@@ -212,11 +212,11 @@ def test_the_node_puts_itself_back_when_pvenet_cannot_reach_it_again(
     """The new connection that would confirm is refused: the timer fires, the node runs
     what it ran before, and the error says so."""
     first = checked(host, {"ip_forward": {"ipv4": True}})
-    host.create(first)
+    rid = str(host.create(first).id)
     props = checked(host, NAT)
     simulator.faults.arm(Fault("drop", method="CONNECT", path="/nodes/pve1/ssh", nth=2))
     with pytest.raises(NodeError) as failed:
-        host.update("pve1/host-rules", first, props)
+        host.update(rid, first, props)
     message = str(failed.value)
     assert "could not reach the node again to confirm it" in message
     assert f"after {CONFIRM_S} s" in message
@@ -304,9 +304,9 @@ def test_create_and_delete_leave_another_table_and_sysctl_file_as_they_were(
     )
     listed = run(simulator, "nft list table inet proxmox-firewall")
     props = checked(host, NAT)
-    host.create(props)
+    rid = str(host.create(props).id)
     assert run(simulator, "nft list table inet proxmox-firewall") == listed
-    host.delete("pve1/host-rules", props)
+    host.delete(rid, props)
     assert run(simulator, "nft list table inet proxmox-firewall") == listed
     assert simulator.host_file("/etc/sysctl.d/80-mine.conf") == "vm.swappiness = 10\n"
     assert simulator.host_file("/etc/firewall.nft") == firewall
@@ -371,22 +371,39 @@ def test_any_sequence_of_changes_lands_and_delete_puts_the_node_back(
     and routes as they were before pvenet, with none of its files."""
     kernel = {key: run(simulator, f"sysctl -n {key}") for key in KERNEL_KEYS}
     previous: dict[str, Any] | None = None
+    rid = ""
     for rules in steps:
         props = checked(host, rules)
         if previous is None:
-            host.create(props)
+            rid = str(host.create(props).id)
         else:
-            host.update("pve1/host-rules", previous, props)
+            host.update(rid, previous, props)
         for path, content in props["rendered"].items():
             assert simulator.host_file(path) == content, path
-        assert host.read("pve1/host-rules", props).outs["drift"] == []
+        assert host.read(rid, props).outs["drift"] == []
         assert armed_timers(simulator) == []
         previous = props
     assert previous is not None
-    host.delete("pve1/host-rules", previous)
+    host.delete(rid, previous)
     assert {key: run(simulator, f"sysctl -n {key}") for key in KERNEL_KEYS} == kernel
     for host_number in range(1, 5):
         routes = run(simulator, f"ip -j route show 203.0.113.{host_number}/32")[1]
         assert routes.strip() in ("", "[]")
     for path in MANAGED_FILES:
         assert simulator.host_file(path) is None, path
+
+
+def test_a_renamed_host_rules_resource_keeps_the_rules_when_the_old_one_is_deleted(
+    simulator: SimulatorHandle, host: HostRulesProvider
+) -> None:
+    """The engine creates the renamed resource, then deletes the old one: the node keeps its
+    rules (the old delete leaves what the new one took over in this deployment)."""
+    props = checked(host, NAT)
+    old = str(host.create(props).id)
+    new = str(host.create(props).id)
+    assert new != old
+    host.delete(old, props)
+    assert "dport 8080" in run(simulator, "nft list table inet pvenet")[1]
+    assert simulator.host_file(RULES) is not None
+    host.delete(new, props)
+    assert run(simulator, "nft list table inet pvenet")[0] != 0
