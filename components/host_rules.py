@@ -178,6 +178,9 @@ def merge(parts: Iterable[HostPart]) -> tuple[dict[str, HostRulesSpec], list[Con
     return specs, conflicts
 
 
+KEY_PATH_PREFIX = "pvenet:"
+"""An owner that starts so is a stack file's key path (``pvenet:networks.nat[0]``)."""
+
 Owned = tuple[HostPart, str, Any]
 """A rule with the part it is from and the part's argument: (part, argument, rule)."""
 
@@ -211,6 +214,10 @@ def _unique(rules: list[Any]) -> list[Any]:
 
 
 def _named(part: HostPart, argument: str) -> str:
+    """``pvenet:networks.nat[0].forwards[1]`` for a key path, else ``NatGateway 'lab'
+    (forwards[1])``."""
+    if part.owner.startswith(KEY_PATH_PREFIX):
+        return f"{part.owner}.{argument}"
     return f"{part.owner} ({argument})"
 
 
@@ -255,7 +262,7 @@ def _forward_clashes(node: str, forwards: list[Owned]) -> list[Conflict]:
                 found.append(
                     Conflict(
                         part.owner,
-                        argument,
+                        f"{argument}.port",
                         f"{forward.protocol} port {forward.port} of {node} is forwarded to "
                         f"{earlier.to} by {_named(other, other_argument)} already; one port "
                         "of one address goes to one guest: give one of them another port "

@@ -12,11 +12,12 @@ Which one to choose:
   public addresses and are reachable from outside at them; the host only
   forwards. Nothing works until the upstream routes the block to the host:
   the host does not answer ARP for it on the uplink.
-- ``NatGateway`` when guests only need to *reach out* (updates, a lab, build
+- ``NatGateway`` when guests mostly *reach out* (updates, a lab, build
   machines) and you have no addresses to give them: they get private
   addresses, optionally by DHCP, and leave through the host's own address
-  (SNAT). Nothing outside can open a connection to them: pve-network sets up
-  SNAT only; there is no port forwarding (DNAT).
+  (SNAT). pve-network sets up SNAT only; outside connections reach a guest
+  only through the port forwards pvenet adds (DNAT in its host rules, over
+  SSH).
 
 The arguments are the fields of each component's argument model
 (``components.arguments``) and may be ``pulumi.Input``s; plain values are
@@ -237,8 +238,8 @@ class NatGateway(_SdnComponent, args=NatGatewayArgs):
     package must be installed on the nodes) and hands out addresses from
     that range, with ``dns_server`` as the resolver.
 
-    pve-network sets up SNAT only; ``forwards`` make guests reachable from
-    outside: each forwards a port of the node the guest runs on to the
+    pve-network sets up SNAT only, with no port forwarding; ``forwards`` make
+    guests reachable from outside: each forwards a port of the node the guest runs on to the
     guest (DNAT in pvenet's host rules on that node, written over SSH, see
     ``docs/host-rules.md``). ``hairpin`` lets the network's own guests use
     those forwards by the node's address too. Choose ``RoutedSubnet`` when

@@ -14,8 +14,11 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
+from components.host import HOST_RULES_TYPE
 from components.local_engine import LocalEngine
 from components.project import Project
+from components.render import NodeFiles, host_rule_files
+from provider.host.render import RENDERED_FILES
 from simulator.testing import SimulatorHandle
 
 APPLY_RE = re.compile(r"/nodes/[^/]+/network|/cluster/sdn")
@@ -33,10 +36,25 @@ def connected(config: Mapping[str, Any], sim: SimulatorHandle) -> dict[str, Any]
     }
 
 
+HOST_RULES_RECORDED = frozenset({HOST_RULES_TYPE})
+"""Host rules are recorded, not applied: the simulator here has no SSH face (the engine tier
+and the kernel tier apply them over SSH); what they would install is :func:`host_files`."""
+
+
 def engine_for(project: Project, sim: SimulatorHandle, stack: str = "dev") -> LocalEngine:
     """A local engine for the project's stack, its connection pointed at ``sim``."""
     config = project.stack_config(stack, required=False)
-    return LocalEngine(connected(config, sim), project=project.name, stack=stack)
+    return LocalEngine(
+        connected(config, sim),
+        project=project.name,
+        stack=stack,
+        record_only=HOST_RULES_RECORDED,
+    )
+
+
+def host_files(engine: LocalEngine) -> NodeFiles:
+    """Per node, the files its recorded host rules install (``render`` shows the same)."""
+    return host_rule_files(engine.recorded)
 
 
 def writes(sim: SimulatorHandle) -> list[tuple[str, str]]:
@@ -71,3 +89,16 @@ def node_state(sim: SimulatorHandle, nodes: Sequence[str] = ("pve1",)) -> dict[s
 def expected(case: str, name: str) -> str:
     """The expected file ``tests/expected/<case>/<name>``."""
     return (EXPECTED / case / name).read_text()
+
+
+def expected_host_files(case: str) -> NodeFiles:
+    """The files of a node's host rules (``tests/expected/<node case>/rules.nft``, ...) as
+    :func:`host_files` gives them: ``{node: {path: text}}``, ``{}`` when the case has none."""
+    directory = EXPECTED / case
+    if not (directory / Path(RENDERED_FILES[0]).name).exists():
+        return {}
+    found: dict[str, str | None] = {}
+    for path in RENDERED_FILES:
+        file = directory / Path(path).name
+        found[path] = file.read_text() if file.exists() else None
+    return {directory.name: found}

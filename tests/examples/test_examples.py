@@ -5,7 +5,9 @@ pve1 with exactly the files Proxmox writes (``tests/expected/example-*``) and
 exports ``attach``, ``gateway`` and ``cidr``; a second up writes nothing; an
 edit of the program (as a person would make it) is one update and one
 apply; destroy leaves the node's interfaces and running SDN config as they
-started.
+started. Host rules (port forwards, classic routing) are recorded, not
+applied (``tests.programs.HOST_RULES_RECORDED``): the files they would
+install are the expected ones where the case has them, and none elsewhere.
 """
 
 from __future__ import annotations
@@ -20,7 +22,15 @@ from components.project import PROGRAM_FILE, PROJECT_ROOT, Project, load_project
 from provider.errors import InvalidSpec
 from simulator.node import INTERFACES, INTERFACES_NEW, SDN_INTERFACES
 from simulator.testing import SimulatorHandle
-from tests.programs import applies, engine_for, expected, node_state, writes
+from tests.programs import (
+    applies,
+    engine_for,
+    expected,
+    expected_host_files,
+    host_files,
+    node_state,
+    writes,
+)
 
 EXAMPLES = PROJECT_ROOT / "examples"
 
@@ -50,8 +60,11 @@ CASES = [
     ),
     Example(
         "routed",
-        ("public-sdn",),
-        {"attach": "pubnet", "gateway": "203.0.113.17", "cidr": "203.0.113.16/28"},
+        ("public-sdn", "extra-interfaces"),
+        {
+            "public": {"attach": "pubnet", "gateway": "203.0.113.17", "cidr": "203.0.113.16/28"},
+            "extra": {"attach": "vmbr6", "gateway": "192.168.10.2", "cidr": "192.168.10.2/32"},
+        },
         ('"203.0.113.17/28"', '"203.0.113.33/28"'),
         "public-sdn",
         SDN_INTERFACES,
@@ -126,6 +139,7 @@ def test_example_previews_deploys_stays_changes_and_destroys(
     assert files[SDN_INTERFACES] == expected(f"example-{case.name}/pve1", "sdn")
     assert files[INTERFACES_NEW] is None
     assert engine.outputs == case.exports
+    assert host_files(engine) == expected_host_files(f"example-{case.name}/pve1")
 
     simulator.requests.clear()
     engine.run(project.program())
