@@ -16,9 +16,10 @@ from __future__ import annotations
 
 import weakref
 from collections.abc import Sequence
+from typing import Any
 
 import pulumi
-from pulumi.runtime.settings import get_root_resource
+from pulumi.runtime.settings import get_monitor
 
 from components.arguments import raise_if
 from components.errors import ArgumentProblem
@@ -35,10 +36,10 @@ _HOLDERS: weakref.WeakKeyDictionary[pulumi.Resource, dict[str, str]] = weakref.W
 
 def claim(node: str, owner: str, kind: str, name: str) -> None:
     """Record that ``owner`` declares ``node``'s host rules; InvalidArguments if one does."""
-    root = get_root_resource()
-    if root is None:
+    monitor = get_monitor()
+    if monitor is None:
         return
-    holders = _HOLDERS.setdefault(root, {})
+    holders = _HOLDERS.setdefault(monitor, {})
     holder = holders.setdefault(node, owner)
     if holder != owner:
         raise_if(
