@@ -30,8 +30,9 @@ from provider.host.resource import HostRules
 HOST_RULES_TYPE = "pulumi-python:dynamic/pvenet:HostRules"
 """The type token of ``HostRules`` resources (what ``render`` shows without SSH)."""
 
-_HOLDERS: weakref.WeakKeyDictionary[pulumi.Resource, dict[str, str]] = weakref.WeakKeyDictionary()
-"""Per deployment (its stack resource): which node's host rules which component declares."""
+_HOLDERS: weakref.WeakKeyDictionary[Any, dict[str, str]] = weakref.WeakKeyDictionary()
+"""Per deployment (the engine connection a program registers with: one per run, and one
+per ``set_mocks`` in tests): which node's host rules which component declares."""
 
 
 def claim(node: str, owner: str, kind: str, name: str) -> None:

@@ -29,6 +29,16 @@ def run(*argv: str) -> tuple[int, str, str]:
     return status, out.getvalue(), err.getvalue()
 
 
+def root_program_with(tmp_path: Path, stack_file: str) -> Path:
+    """A copy of the root program with the stack ``lab`` given as ``Pulumi.lab.yaml``."""
+    project = tmp_path / "project"
+    project.mkdir()
+    shutil.copy(PROJECT_ROOT / "__main__.py", project)
+    shutil.copy(PROJECT_ROOT / "Pulumi.yaml", project)
+    (project / "Pulumi.lab.yaml").write_text(stack_file)
+    return project
+
+
 def test_homelab_renders_the_files_proxmox_would_write() -> None:
     """Each file after ``# pve1: <path>``: the exact text, every time."""
     status, out, err = run("--program", str(HOMELAB))
@@ -76,13 +86,10 @@ def test_the_dev_stack_renders_by_default_and_prod_on_its_own_nodes() -> None:
 
 def test_a_bad_stack_is_one_error_with_the_key_path_and_status_1(tmp_path: Path) -> None:
     """A stack file with a mistake: the reason on stderr, nothing on stdout."""
-    project = tmp_path / "project"
-    project.mkdir()
-    shutil.copy(PROJECT_ROOT / "__main__.py", project)
-    shutil.copy(PROJECT_ROOT / "Pulumi.yaml", project)
-    (project / "Pulumi.lab.yaml").write_text(
+    project = root_program_with(
+        tmp_path,
         "config:\n  pvenet:networks:\n    nat:\n"
-        "      - {name: lab, zone: labnat, vnet: labnet, cidr: 10.10.10.255/24}\n"
+        "      - {name: lab, zone: labnat, vnet: labnet, cidr: 10.10.10.255/24}\n",
     )
     status, out, err = run("--program", str(project), "--stack", "lab")
     assert (status, out) == (1, "")
@@ -148,15 +155,12 @@ def test_a_stack_without_host_rules_renders_no_host_files() -> None:
 
 def test_a_hostile_forward_comment_fails_the_render(tmp_path: Path) -> None:
     """A comment that would close the nftables string and add a rule: refused, nothing shown."""
-    project = tmp_path / "project"
-    project.mkdir()
-    shutil.copy(PROJECT_ROOT / "__main__.py", project)
-    shutil.copy(PROJECT_ROOT / "Pulumi.yaml", project)
-    (project / "Pulumi.lab.yaml").write_text(
+    project = root_program_with(
+        tmp_path,
         "config:\n  pvenet:networks:\n    masquerade:\n"
         "      - {name: lab, node: pve1, bridge: vmbr5, cidr: 10.30.0.1/24, uplink: vmbr0,\n"
         "         forwards: [{protocol: tcp, port: 22, to: 10.30.0.9,\n"
-        "           comment: 'ssh\" accept; tcp dport 1-65535 dnat ip to 10.30.0.9 \"'}]}\n"
+        "           comment: 'ssh\" accept; tcp dport 1-65535 dnat ip to 10.30.0.9 \"'}]}\n",
     )
     status, out, err = run("--program", str(project), "--stack", "lab")
     assert (status, out) == (1, "")
