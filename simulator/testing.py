@@ -30,6 +30,10 @@ from simulator.faults import Faults
 from simulator.http.auth import PASSWORD_USER
 from simulator.http.requestlog import RequestLog
 from simulator.http.server import SimulatorServer, build_server
+from simulator.ssh.context import Result
+from simulator.ssh.host import Host, HostState
+from simulator.ssh.keys import ssh_environment
+from simulator.ssh.server import SshFace
 
 
 @dataclass
@@ -103,6 +107,29 @@ class SimulatorHandle:
         """The node's network files by path (None for a file that does not exist)."""
         return self.server.cluster.nodes[node].files()
 
+    @property
+    def ssh(self) -> SshFace:
+        """The nodes' SSH servers (``ssh.addresses``, ``ssh.keys``, ``ssh.run(...)``)."""
+        assert self.server.ssh is not None
+        return self.server.ssh
+
+    def ssh_environment(self) -> dict[str, str]:
+        """The provider's SSH settings for this simulator: ``PVENET_SSH_USER``,
+        ``PVENET_SSH_KEY``, ``PVENET_SSH_KNOWN_HOSTS``, ``PVENET_SSH_ADDRESSES``."""
+        return ssh_environment(self.state_dir)
+
+    def host_file(self, path: str, node: str = "pve1") -> str | None:
+        """Any file of the node (``/etc/pvenet/rules.nft``, ...), None when it does not exist."""
+        return Host(self.server.cluster.nodes[node]).read(path)
+
+    def host_state(self, node: str = "pve1") -> HostState:
+        """What the node's kernel and systemd hold now: ruleset, sysctls, routes, units, timers."""
+        return Host(self.server.cluster.nodes[node]).state
+
+    def boot(self, node: str = "pve1") -> Result:
+        """Reboot ``node``: runtime state gone, then its boot path (sysctl.d, network, units)."""
+        return self.ssh.boot(node)
+
     def proxmox(self, auth: Literal["token", "password"] = "token", **kwargs: Any) -> ProxmoxAPI:
         """A proxmoxer client for this server, verifying TLS against the simulator's CA.
 
@@ -132,6 +159,7 @@ def running_simulator(
     nics: Sequence[str] | None = None,
     interfaces: str | None = None,
     task_seconds: float = 0.0,
+    ssh_ports: dict[str, int] | None = None,
 ) -> Iterator[SimulatorHandle]:
     """Run a simulator on a free port of 127.0.0.1 for the duration of the ``with`` block.
 
@@ -139,7 +167,8 @@ def running_simulator(
     existing state dir is reused (same certificate, token and files).
     ``nics`` defaults to eno1..eno4; ``interfaces`` is the text of the nodes'
     initial ``/etc/network/interfaces`` (the installer's file when None);
-    ``task_seconds`` is how long tasks report ``running``.
+    ``task_seconds`` is how long tasks report ``running``; ``ssh_ports`` the nodes' SSH
+    ports (a free one for each node left out).
     """
     with ExitStack() as stack:
         if state_dir is None:
@@ -150,6 +179,7 @@ def running_simulator(
             nics=list(nics) if nics is not None else None,
             interfaces=interfaces,
             task_seconds=task_seconds,
+            ssh_ports=ssh_ports,
         )
         server.start()
         stack.callback(server.stop)

@@ -35,6 +35,7 @@ PURE = (
     "provider.host.model",
     "provider.host.render",
     "provider.host.plan",
+    "simulator.ssh.nft",
 )
 IO = (
     "os",
@@ -113,7 +114,7 @@ def test_the_rule_sees_an_import_of_io() -> None:
     assert "provider.api.session" in _reach("provider.node.client")
 
 
-SERVER_SIDE = ("simulator", "aiohttp", "trustme", "proxmoxer")
+SERVER_SIDE = ("simulator", "aiohttp", "asyncssh", "trustme", "proxmoxer")
 """What only the simulator needs: the ``simulator`` extra, not a program's dependencies."""
 PROGRAM_SIDE = (
     "components",

@@ -41,6 +41,7 @@ from provider.host.render import (
     table,
     table_lines,
     wanted_sysctls,
+    write_command,
 )
 from provider.problems import Mismatch
 
@@ -185,11 +186,6 @@ class Change:
             or self.enable
             or self.disable
         )
-
-
-def write_command(path: str, mode: str) -> list[str]:
-    """``install -D -m <mode> /dev/stdin <path>``: write a file from stdin."""
-    return ["install", "-D", "-m", mode, "/dev/stdin", path]
 
 
 def plan_change(spec: HostRulesSpec, state: NodeState, unit: str) -> Change:

@@ -191,6 +191,11 @@ def before_file(before: Mapping[str, str]) -> str | None:
     )
 
 
+def write_command(path: str, mode: str) -> list[str]:
+    """``install -D -m <mode> /dev/stdin <path>``: write a file from stdin."""
+    return ["install", "-D", "-m", mode, "/dev/stdin", path]
+
+
 def route_command(verb: str, route: Route) -> list[str]:
     """``ip route <verb> <addr>/<len> dev <iface>``."""
     return ["ip", "route", verb, route.address, "dev", route.interface]

@@ -22,28 +22,25 @@ recognised from its revert script.
 
 from __future__ import annotations
 
-import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TypeVar
 
 from provider.errors import HostCallFailed, NodeError
+from provider.host.confirm import arm, cat, confirm, unit_id, wait_for_revert
 from provider.host.model import EMPTY, HostRulesSpec
 from provider.host.plan import (
     Change,
-    FileSet,
     NodeState,
     plan_change,
     routes_to_read,
     sysctl_keys,
     verify,
-    write_command,
 )
 from provider.host.render import (
     MANAGED_FILES,
     PVENET_DIR,
     REVERT_SCRIPT,
-    REVERT_UNIT_PREFIX,
     RULES,
     SCRIPT_MODE,
     SERVICE,
@@ -53,14 +50,12 @@ from provider.host.render import (
     parse_routes,
     revert_script,
     revert_unit,
+    write_command,
 )
 from provider.host.ssh import Connection
 from provider.locks import node_change
 
 T = TypeVar("T")
-REVERT_GRACE_S = 10.0
-"""How long after the timer's deadline pvenet waits before it reads what the node reverted
-to: the revert script reloads rules and sysctls in well under a second."""
 
 
 @dataclass(frozen=True)
@@ -71,25 +66,16 @@ class Outcome:
     after: NodeState
 
 
-def _unit_id() -> str:
-    """A timer unit name no earlier change used (base 36 of the clock in milliseconds)."""
-    number, digits = int(time.time() * 1000), ""
-    while number:
-        number, digit = divmod(number, 36)
-        digits = "0123456789abcdefghijklmnopqrstuvwxyz"[digit] + digits
-    return REVERT_UNIT_PREFIX + digits
-
-
 def read_state(conn: Connection, spec: HostRulesSpec) -> NodeState:
     """What ``conn``'s node holds of host rules, with the sysctls and routes ``spec`` and the
     files on the node touch."""
-    found = {path: _cat(conn, path) for path in MANAGED_FILES}
+    found = {path: cat(conn, path) for path in MANAGED_FILES}
     listing = conn.run(["nft", "list", "table", *TABLE.split()])
     enabled = conn.run(["systemctl", "is-enabled", SERVICE]).ok
-    script = _cat(conn, REVERT_SCRIPT)
+    script = cat(conn, REVERT_SCRIPT)
     unit = revert_unit(script) if script else None
     armed = unit is not None and conn.run(["systemctl", "is-active", f"{unit}.timer"]).ok
-    backup = {path: _cat(conn, backup_path(path)) for path in MANAGED_FILES} if armed else {}
+    backup = {path: cat(conn, backup_path(path)) for path in MANAGED_FILES} if armed else {}
     sysctls = {}
     for key in sysctl_keys(spec, found, backup):
         result = conn.run(["sysctl", "-n", key])
@@ -108,21 +94,6 @@ def read_state(conn: Connection, spec: HostRulesSpec) -> NodeState:
         armed=armed,
         backup=backup,
         revert=script if armed else None,
-    )
-
-
-def _cat(conn: Connection, path: str) -> str | None:
-    """A file's content; None when it does not exist (``cat`` exits 1 with no output)."""
-    result = conn.run(["cat", path])
-    if result.ok:
-        return result.stdout.decode("utf-8", "replace")
-    if result.status == 1 and not result.stdout:
-        return None
-    raise HostCallFailed(
-        f"cat {path}",
-        f"{conn.node}: reading {path} failed with exit status {result.status}: {result.error}",
-        status=result.status,
-        stderr=result.error,
     )
 
 
@@ -152,14 +123,12 @@ class HostTransaction:
         """Make the node run ``spec`` (``EMPTY``: remove everything pvenet put there)."""
         with node_change(self.endpoint, self.node), self.connect() as conn:
             before = self._before_any_change("reading the node", lambda: read_state(conn, spec))
-            unit = _unit_id()
+            unit = unit_id()
             change = plan_change(spec, before, unit)
             if change.empty:
                 if before.armed and before.revert:
                     self._confirm(
-                        revert_unit(before.revert) or unit,
-                        "a previous run's change",
-                        before.confirmed(),
+                        revert_unit(before.revert) or unit, "a previous run's change", before
                     )
                 if spec == EMPTY:
                     self._remove_directory(conn)
@@ -171,15 +140,13 @@ class HostTransaction:
                 after = read_state(conn, spec)
             except HostCallFailed as error:
                 raise self._reverted(
-                    unit, f"installing the rules failed: {error}", before.confirmed()
+                    unit, f"installing the rules failed ({_detail(self.node, error)})", before
                 ) from None
             mismatches = verify(spec, after)
             if mismatches:
                 shown = "; ".join(str(m) for m in mismatches)
-                raise self._reverted(
-                    unit, f"the node does not run the rules: {shown}", before.confirmed()
-                )
-        self._confirm(unit, "the change", before.confirmed())
+                raise self._reverted(unit, f"the node does not run the rules: {shown}", before)
+        self._confirm(unit, "the change", before)
         if spec == EMPTY:
             with self.connect() as conn:
                 self._remove_directory(conn)
@@ -216,15 +183,7 @@ class HostTransaction:
         for file in change.backups:
             conn.check(write_command(backup_path(file.path), file.mode), file.content.encode())
         conn.check(write_command(REVERT_SCRIPT, SCRIPT_MODE), revert_script(change.revert).encode())
-        conn.check(
-            [
-                "systemd-run",
-                f"--unit={change.revert.unit}",
-                f"--on-active={self.confirm_timeout:g}",
-                "/bin/sh",
-                REVERT_SCRIPT,
-            ]
-        )
+        arm(conn, change.revert.unit, self.confirm_timeout, REVERT_SCRIPT)
         previous = revert_unit(before.revert) if before.armed and before.revert else None
         if previous and previous != change.revert.unit:
             conn.check(["systemctl", "stop", f"{previous}.timer"])
@@ -236,57 +195,34 @@ class HostTransaction:
         for argv, stdin in change.commands():
             conn.check(argv, stdin)
 
-    def _confirm(self, unit: str, what: str, confirmed: FileSet) -> None:
-        """Reach the node over a new connection and the API, then stop the timer."""
-        try:
-            self.reach_api()
-            with self.connect() as conn:
-                conn.check(["systemctl", "stop", f"{unit}.timer"])
-        except (HostCallFailed, NodeError) as error:
-            detail = error.message if isinstance(error, HostCallFailed) else str(error)
-            raise self._reverted(
-                unit,
-                f"{what} was made, but pvenet could not reach the node again to confirm it "
-                f"({detail.removeprefix(self.node + ': ')})",
-                confirmed,
-            ) from None
+    def _confirm(self, unit: str, what: str, before: NodeState) -> None:
+        """Reach the node again over a new connection and the API, then stop the timer."""
+        confirm(
+            self.node,
+            unit,
+            self.connect,
+            self.reach_api,
+            self.confirm_timeout,
+            what,
+            _expected(before),
+        )
 
-    def _reverted(self, unit: str, reason: str, confirmed: FileSet) -> NodeError:
-        """Wait for the timer to put the node back; the error saying what the node holds then,
-        as read back (``confirmed``: the files the revert script restores)."""
-        waited = self.confirm_timeout + REVERT_GRACE_S
-        time.sleep(waited)
-        try:
-            with self.connect() as conn:
-                armed = conn.run(["systemctl", "is-active", f"{unit}.timer"]).ok
-                now = {path: _cat(conn, path) for path in MANAGED_FILES}
-        except HostCallFailed as error:
-            return NodeError(
-                f"{self.node}: {reason}. The node was to put its previous host rules back "
-                f"{self.confirm_timeout:g} s after the change (timer {unit}); {waited:g} s "
-                f"later pvenet cannot reach it ({error.message.removeprefix(self.node + ': ')})"
-                ", so it cannot tell what the node runs. Check the node's console, then run "
-                "`pulumi up` again"
-            )
-        if armed:
-            return NodeError(
-                f"{self.node}: {reason}. The timer {unit} that puts the previous host rules "
-                f"back is still armed {waited:g} s later; pvenet leaves it to run. Run "
-                "`pulumi up` again after it"
-            )
-        if now == dict(confirmed):
-            return NodeError(
-                f"{self.node}: {reason}. The node put its previous host rules back (timer "
-                f"{unit}, after {self.confirm_timeout:g} s): its files read back as before "
-                "this change. Fix the cause and run `pulumi up` again"
-            )
-        differ = ", ".join(path for path in MANAGED_FILES if now.get(path) != confirmed.get(path))
-        return NodeError(
-            f"{self.node}: {reason}. The timer {unit} has run, but {differ} read back "
-            "otherwise than before this change: run `pulumi refresh` to see what the node "
-            "runs, then `pulumi up` again"
+    def _reverted(self, unit: str, reason: str, before: NodeState) -> NodeError:
+        """The node left to put itself back: the error saying what it holds then."""
+        return wait_for_revert(
+            self.node, unit, self.confirm_timeout, self.connect, _expected(before), reason
         )
 
     def _remove_directory(self, conn: Connection) -> None:
         """The last of a delete: pvenet's directory, with its backups and revert script."""
         conn.check(["rm", "-rf", PVENET_DIR])
+
+
+def _expected(before: NodeState) -> dict[str, str | None]:
+    """The files the revert script puts back, as the node held them when last confirmed."""
+    confirmed = before.confirmed()
+    return {path: confirmed.get(path) for path in MANAGED_FILES}
+
+
+def _detail(node: str, error: HostCallFailed) -> str:
+    return error.message.removeprefix(node + ": ")
