@@ -23,7 +23,7 @@ from pulumi.runtime.settings import get_monitor
 
 from components.arguments import raise_if
 from components.errors import ArgumentProblem
-from components.host_rules import HostPart, as_input, merge
+from components.host_rules import HostPart, as_input, merge, networks_of
 from provider.host.model import HostRulesSpec
 from provider.host.resource import HostRules
 
@@ -70,6 +70,7 @@ class NodeHostRules(pulumi.ComponentResource):
         *,
         node: str,
         spec: HostRulesSpec,
+        networks: Sequence[str] = (),
         opts: pulumi.ResourceOptions | None = None,
     ) -> None:
         claim(node, f"NodeHostRules '{name}'", "NodeHostRules", name)
@@ -78,6 +79,7 @@ class NodeHostRules(pulumi.ComponentResource):
             f"{name}-rules",
             node=node,
             rules=as_input(spec),
+            networks=list(networks),
             opts=pulumi.ResourceOptions(parent=self),
         )
         self.rendered = self.rules.rendered
@@ -96,6 +98,7 @@ def declare(
     for ``depends_on`` (a route needs its bridge, a forward its network).
     """
     specs, conflicts = merge(parts)
+    networks = networks_of(parts)
     kind = type(component).__name__
     raise_if(kind, name, [ArgumentProblem(c.argument, c.message) for c in conflicts])
     declared = {}
@@ -105,6 +108,7 @@ def declare(
             f"{name}-{node}-host",
             node=node,
             rules=as_input(spec),
+            networks=networks[node],
             opts=pulumi.ResourceOptions(parent=component, depends_on=list(depends_on)),
         )
     return declared

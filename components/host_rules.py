@@ -132,6 +132,9 @@ class HostPart:
     routes: tuple[tuple[str, Route], ...] = ()
     proxy_arp: tuple[str, ...] = ()
     ip_forward: IpForward = field(default_factory=lambda: IpForward(ipv4=False, ipv6=False))
+    networks: tuple[str, ...] = ()
+    """The guest networks the component gives the node (its forwards' guests are in them):
+    the node has them only once the deployment has created them."""
 
     @property
     def empty(self) -> bool:
@@ -183,6 +186,16 @@ KEY_PATH_PREFIX = "pvenet:"
 
 Owned = tuple[HostPart, str, Any]
 """A rule with the part it is from and the part's argument: (part, argument, rule)."""
+
+
+def networks_of(parts: Iterable[HostPart]) -> dict[str, list[str]]:
+    """Per node, every guest network its parts give it (``HostRules``' ``networks``)."""
+    found: dict[str, list[str]] = {}
+    for part in parts:
+        if not part.empty:
+            held = found.setdefault(part.node, [])
+            held += [n for n in part.networks if n not in held]
+    return found
 
 
 def _merged(node: str, parts: Sequence[HostPart]) -> tuple[HostRulesSpec, list[Conflict]]:
@@ -413,6 +426,7 @@ class NatRules:
                     masquerade=masquerade,
                     forwards=tuple(forwards),
                     ip_forward=IpForward(ipv4=4 in versions, ipv6=6 in versions),
+                    networks=(str(network),),
                 )
             )
         return parts

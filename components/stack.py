@@ -46,7 +46,7 @@ from components.classic import MasqueradeBridge, RoutedBridge
 from components.errors import InvalidArguments
 from components.groups import NetworkOutputs, NodeNetworks, SdnNetworkGroup
 from components.host import NodeHostRules
-from components.host_rules import HostPart, merge
+from components.host_rules import HostPart, merge, networks_of
 from components.node import BondedUplink, BridgedNetwork, VlanNetwork
 from components.sdn import NatGateway, RoutedSubnet
 from components.stack_schema import (
@@ -118,7 +118,7 @@ def declare(networks: Networks) -> dict[str, NetworkOutputs]:
     """
     entries = list(networks.entries())
     _validate_all(entries)
-    host_rules = _host_rules(entries)
+    host_rules, guest_networks = _host_rules(entries)
     on_node: dict[str, list[Declared]] = {}
     sdn: list[Declared] = []
     for mode, where, entry in _in_dependency_order(entries):
@@ -140,7 +140,11 @@ def declare(networks: Networks) -> dict[str, NetworkOutputs]:
     for node, spec in host_rules.items():
         after = [g for g in (groups.get(node), sdn_group) if g is not None]
         NodeHostRules(
-            f"{node}-host", node=node, spec=spec, opts=pulumi.ResourceOptions(depends_on=after)
+            f"{node}-host",
+            node=node,
+            spec=spec,
+            networks=guest_networks[node],
+            opts=pulumi.ResourceOptions(depends_on=after),
         )
     for mode, _where, entry in entries:
         outputs = declared[entry.name]
@@ -156,9 +160,12 @@ def declare(networks: Networks) -> dict[str, NetworkOutputs]:
     return declared
 
 
-def _host_rules(entries: list[Declared]) -> dict[str, HostRulesSpec]:
-    """Every network's host rules merged per node; StackConfigError naming both networks of
-    a conflict (one port of a node forwarded twice, one address routed twice)."""
+def _host_rules(
+    entries: list[Declared],
+) -> tuple[dict[str, HostRulesSpec], dict[str, list[str]]]:
+    """Every network's host rules merged per node, and the guest networks each node gets;
+    StackConfigError naming both networks of a conflict (one port of a node forwarded
+    twice, one address routed twice)."""
     parts = []
     for mode, where, entry in entries:
         component = COMPONENTS[mode]
@@ -172,7 +179,7 @@ def _host_rules(entries: list[Declared]) -> dict[str, HostRulesSpec]:
                 for c in conflicts
             ]
         )
-    return specs
+    return specs, networks_of(parts)
 
 
 def _members(entries: list[Declared]) -> list[tuple[Any, str, Mapping[str, Any]]]:

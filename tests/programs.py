@@ -14,10 +14,10 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from components.host import HOST_RULES_TYPE
+import pytest
+
 from components.local_engine import LocalEngine
 from components.project import Project
-from components.render import NodeFiles, host_rule_files
 from provider.host.render import RENDERED_FILES
 from simulator.testing import SimulatorHandle
 
@@ -36,25 +36,22 @@ def connected(config: Mapping[str, Any], sim: SimulatorHandle) -> dict[str, Any]
     }
 
 
-HOST_RULES_RECORDED = frozenset({HOST_RULES_TYPE})
-"""Host rules are recorded, not applied: the simulator here has no SSH face (the engine tier
-and the kernel tier apply them over SSH); what they would install is :func:`host_files`."""
-
-
 def engine_for(project: Project, sim: SimulatorHandle, stack: str = "dev") -> LocalEngine:
     """A local engine for the project's stack, its connection pointed at ``sim``."""
     config = project.stack_config(stack, required=False)
-    return LocalEngine(
-        connected(config, sim),
-        project=project.name,
-        stack=stack,
-        record_only=HOST_RULES_RECORDED,
-    )
+    return LocalEngine(connected(config, sim), project=project.name, stack=stack)
 
 
-def host_files(engine: LocalEngine) -> NodeFiles:
-    """Per node, the files its recorded host rules install (``render`` shows the same)."""
-    return host_rule_files(engine.recorded)
+def ssh_to(sim: SimulatorHandle, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Host rules reach ``sim``'s nodes over its SSH face: ``PVENET_SSH_*`` as a user would
+    set them (its client key, known_hosts and per-node ports)."""
+    for key, value in sim.ssh_environment().items():
+        monkeypatch.setenv(key, value)
+
+
+def host_files(sim: SimulatorHandle, node: str = "pve1") -> dict[str, str | None]:
+    """The host rules' files a node holds now, by path (None: absent)."""
+    return {path: sim.host_file(path, node) for path in RENDERED_FILES}
 
 
 def writes(sim: SimulatorHandle) -> list[tuple[str, str]]:
@@ -91,14 +88,11 @@ def expected(case: str, name: str) -> str:
     return (EXPECTED / case / name).read_text()
 
 
-def expected_host_files(case: str) -> NodeFiles:
-    """The files of a node's host rules (``tests/expected/<node case>/rules.nft``, ...) as
-    :func:`host_files` gives them: ``{node: {path: text}}``, ``{}`` when the case has none."""
-    directory = EXPECTED / case
-    if not (directory / Path(RENDERED_FILES[0]).name).exists():
-        return {}
+def expected_host_files(case: str) -> dict[str, str | None]:
+    """The files of a node's host rules (``tests/expected/<case>/rules.nft``, ...) by their
+    path on the node, as :func:`host_files` gives them (None: the case has no such file)."""
     found: dict[str, str | None] = {}
     for path in RENDERED_FILES:
-        file = directory / Path(path).name
+        file = EXPECTED / case / Path(path).name
         found[path] = file.read_text() if file.exists() else None
-    return {directory.name: found}
+    return found

@@ -74,6 +74,7 @@ def test_masquerade_bridge_is_a_port_less_bridge_and_the_nodes_nat_rules(
         ]
         assert numbers(host_rules(mocks)["build-pve1-host"]) == {
             "node": "pve1",
+            "networks": ["10.30.0.0/24"],
             "rules": {
                 "masquerade": [
                     {
@@ -119,6 +120,7 @@ def test_routed_bridge_is_proxy_arp_forwarding_and_a_route_per_guest(
         assert host_rules(mocks) == {
             "extra-pve1-host": {
                 "node": "pve1",
+                "networks": [],
                 "rules": {
                     "proxy_arp": ["vmbr0"],
                     "routes": [
@@ -141,7 +143,8 @@ def test_nat_gateway_forwards_are_host_rules_on_each_node_a_guest_runs_on(
     mocks: RecordingMocks,
 ) -> pulumi.Output[Any]:
     """Two nodes named by forwards: one HostRules each, with only that node's forwards; no
-    masquerade (Proxmox's SDN does the SNAT) and forwarding for the forwards."""
+    masquerade (Proxmox's SDN does the SNAT), forwarding for the forwards, and the subnet
+    as a network the node gets (the preview counts the guests in it)."""
     lab = NatGateway(
         "lab",
         zone="labnat",
@@ -163,6 +166,7 @@ def test_nat_gateway_forwards_are_host_rules_on_each_node_a_guest_runs_on(
         assert numbers(host_rules(mocks)) == {
             "lab-pve1-host": {
                 "node": "pve1",
+                "networks": ["10.10.10.0/24"],
                 "rules": {
                     "forwards": [WEB_RULE],
                     "ip_forward": {"ipv4": True},
@@ -170,6 +174,7 @@ def test_nat_gateway_forwards_are_host_rules_on_each_node_a_guest_runs_on(
             },
             "lab-pve2-host": {
                 "node": "pve2",
+                "networks": ["10.10.10.0/24"],
                 "rules": {
                     "forwards": [{"protocol": "udp", "port": "5000-5010", "to": "10.10.10.9"}],
                     "ip_forward": {"ipv4": True},

@@ -122,7 +122,7 @@ def test_host_rules_show_beside_the_network_files() -> None:
         "/etc/pvenet/host.sh",
         "/etc/sysctl.d/90-pvenet.conf",
     ]
-    for path, text in expected_host_files("example-routed/pve1")["pve1"].items():
+    for path, text in expected_host_files("example-routed/pve1").items():
         assert shown[path].rstrip("\n") == (text or "").rstrip("\n"), path  # + blank line
     assert "\tsysctl -qw net.ipv4.conf.vmbr0.proxy_arp=1\n" in shown["/etc/pvenet/host.sh"]
     assert "\tip route replace 192.168.10.51/32 dev vmbr6\n" in shown["/etc/pvenet/host.sh"]

@@ -23,13 +23,13 @@ from provider.host.render import RENDERED_FILES
 from simulator.node import INTERFACES, INTERFACES_NEW, SDN_INTERFACES
 from simulator.testing import SimulatorHandle, running_simulator
 from tests.programs import (
-    HOST_RULES_RECORDED,
     applies,
     connected,
     expected,
     expected_host_files,
     host_files,
     node_state,
+    ssh_to,
     writes,
 )
 
@@ -72,13 +72,16 @@ def two_nodes(tmp_path: Path) -> Iterator[SimulatorHandle]:
         yield sim
 
 
-def test_dev_stack_previews_deploys_stays_changes_and_destroys(simulator: SimulatorHandle) -> None:
+def test_dev_stack_previews_deploys_stays_changes_and_destroys(
+    simulator: SimulatorHandle, monkeypatch: pytest.MonkeyPatch
+) -> None:
     """Every mode on pve1: the files Proxmox writes, one node apply and one SDN apply for all
     six networks, one set of host rules for the forwards and the classic masquerade, a no-op
     second run, a change of two networks (again one of each), and a destroy back to the
     installer's node."""
+    ssh_to(simulator, monkeypatch)
     before = node_state(simulator)
-    engine = LocalEngine(dev_config(simulator), record_only=HOST_RULES_RECORDED)
+    engine = LocalEngine(dev_config(simulator))
     program = ROOT.program()
 
     engine.run(program, preview=True)
@@ -86,14 +89,13 @@ def test_dev_stack_previews_deploys_stays_changes_and_destroys(simulator: Simula
     assert engine.state == {}
 
     engine.run(program)
-    assert sorted(engine.steps("create")) == ["pve1-interfaces", "sdn-networks"]
+    assert sorted(engine.steps("create")) == ["pve1-host-rules", "pve1-interfaces", "sdn-networks"]
     assert sorted(applies(simulator)) == [SDN_APPLY, NODE_APPLY.format("pve1")]
     files = simulator.files()
     assert files[INTERFACES] == expected("stack-dev/pve1", "interfaces")
     assert files[SDN_INTERFACES] == expected("stack-dev/pve1", "sdn")
     assert files[INTERFACES_NEW] is None, "nothing left staged"
-    assert list(engine.recorded) == ["pve1-host-rules"], "one set of host rules per node"
-    assert host_files(engine) == expected_host_files("stack-dev/pve1")
+    assert host_files(simulator) == expected_host_files("stack-dev/pve1")
     assert engine.outputs == {
         "dmz": {"mode": "bridged", "attach": "vmbr2", "gateway": None, "cidr": None},
         "uplink": {"mode": "bonded", "attach": "vmbr1", "gateway": None, "cidr": None},
@@ -121,7 +123,7 @@ def test_dev_stack_previews_deploys_stays_changes_and_destroys(simulator: Simula
     simulator.requests.clear()
     engine.run(program)
     assert writes(simulator) == [], "a second run with nothing changed writes nothing"
-    assert len(engine.steps("same")) == 2
+    assert len(engine.steps("same")) == 3
 
     def edit(networks: dict[str, Any]) -> None:
         networks["vlans"][0]["cidr"] = "10.20.0.3/24"
@@ -131,8 +133,8 @@ def test_dev_stack_previews_deploys_stays_changes_and_destroys(simulator: Simula
     engine.config = changed(engine.config, edit)
     simulator.requests.clear()
     engine.run(program)
-    assert sorted(engine.steps("update")) == ["pve1-interfaces", "sdn-networks"]
-    rules = host_files(engine)["pve1"][RENDERED_FILES[0]] or ""
+    assert sorted(engine.steps("update")) == ["pve1-host-rules", "pve1-interfaces", "sdn-networks"]
+    rules = host_files(simulator)[RENDERED_FILES[0]] or ""
     assert "fib daddr type local tcp dport 8081 dnat ip to 10.10.10.5:80" in rules
     assert sorted(applies(simulator)) == [SDN_APPLY, NODE_APPLY.format("pve1")]
     assert "iface vmbr1.20 inet static\n\taddress 10.20.0.3/24\n" in simulator.files()[INTERFACES]
@@ -144,6 +146,7 @@ def test_dev_stack_previews_deploys_stays_changes_and_destroys(simulator: Simula
     engine.destroy()
     assert engine.state == {}
     assert node_state(simulator) == before, "destroy leaves the node as it started"
+    assert set(host_files(simulator).values()) == {None}, "and nothing of pvenet's"
 
 
 def test_prod_stack_deploys_each_node_and_changes_only_the_one_edited(
@@ -154,12 +157,12 @@ def test_prod_stack_deploys_each_node_and_changes_only_the_one_edited(
     only, and a destroy back to the start."""
     nodes = ("pve1", "pve2")
     before = node_state(two_nodes, nodes)
-    engine = LocalEngine(prod_config(two_nodes), stack="prod", record_only=HOST_RULES_RECORDED)
+    engine = LocalEngine(prod_config(two_nodes), stack="prod")
     program = ROOT.program()
 
     engine.run(program)
     assert sorted(engine.steps("create")) == ["pve1-interfaces", "pve2-interfaces", "sdn-networks"]
-    assert engine.recorded == {}, "no host rules: none declared, no SSH needed"
+    assert not [n for n, _s in engine.operations if "host" in n], "no host rules, no SSH"
     for node in nodes:
         files = two_nodes.files(node)
         assert files[INTERFACES] == expected(f"stack-prod/{node}", "interfaces")
