@@ -36,6 +36,7 @@ PURE = (
     "provider.host.render",
     "provider.host.plan",
     "simulator.ssh.nft",
+    "simulator.ssh.nftsyntax",
 )
 IO = (
     "os",

@@ -22,7 +22,7 @@ recognised from its revert script.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import TypeVar
 
@@ -128,7 +128,10 @@ class HostTransaction:
             if change.empty:
                 if before.armed and before.revert:
                     self._confirm(
-                        revert_unit(before.revert) or unit, "a previous run's change", before
+                        revert_unit(before.revert) or unit,
+                        "a previous run's change",
+                        before,
+                        before.files,
                     )
                 if spec == EMPTY:
                     self._remove_directory(conn)
@@ -146,7 +149,7 @@ class HostTransaction:
             if mismatches:
                 shown = "; ".join(str(m) for m in mismatches)
                 raise self._reverted(unit, f"the node does not run the rules: {shown}", before)
-        self._confirm(unit, "the change", before)
+        self._confirm(unit, "the change", before, after.files)
         if spec == EMPTY:
             with self.connect() as conn:
                 self._remove_directory(conn)
@@ -195,8 +198,11 @@ class HostTransaction:
         for argv, stdin in change.commands():
             conn.check(argv, stdin)
 
-    def _confirm(self, unit: str, what: str, before: NodeState) -> None:
-        """Reach the node again over a new connection and the API, then stop the timer."""
+    def _confirm(
+        self, unit: str, what: str, before: NodeState, wanted: Mapping[str, str | None]
+    ) -> None:
+        """Reach the node again over a new connection and the API, then stop the timer
+        (``wanted``: the files the change leaves)."""
         confirm(
             self.node,
             unit,
@@ -205,6 +211,7 @@ class HostTransaction:
             self.confirm_timeout,
             what,
             _expected(before),
+            {path: wanted.get(path) for path in MANAGED_FILES},
         )
 
     def _reverted(self, unit: str, reason: str, before: NodeState) -> NodeError:

@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
 import threading
 import time
 from collections.abc import Callable
@@ -34,10 +35,13 @@ from simulator.api import Request
 from simulator.cluster import Cluster
 from simulator.http.requestlog import RequestLog
 from simulator.loopthread import LoopThread
+from simulator.node import Node
 from simulator.ssh import commands, systemd
 from simulator.ssh.context import Context, Result
 from simulator.ssh.host import Host, node_lock
 from simulator.ssh.keys import USER, Keys, ensure_keys
+
+_log = logging.getLogger(__name__)
 
 NO_ANSWER = -1  # the request log's status of an exec or connection the client got no answer to
 
@@ -123,6 +127,7 @@ class SshFace:
         self.host = host
         self.ports = {node: (ports or {}).get(node, 0) for node in cluster.nodes}
         self.timers = TimerThreads(self._fire)
+        cluster.reloaded.append(self._after_reload)
         self._thread = LoopThread("pve-simulator-ssh", "the SSH servers")
 
     @property
@@ -230,6 +235,13 @@ class SshFace:
     ) -> None:
         ms = (time.monotonic() - started) * 1000 if started else 0.0
         self.log.record(method, path, params, status, ms)
+
+    def _after_reload(self, node: Node) -> None:
+        """The cluster reloaded ``node``'s network: ifupdown2's aftermath on the host."""
+        with node_lock(node):
+            result = commands.after_reload(self.context(node.name))
+        if result.stderr:
+            _log.warning("if-up.d hooks of %s: %s", node.name, result.stderr.strip())
 
     # -- timers ------------------------------------------------------------------------------
 

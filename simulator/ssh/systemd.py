@@ -102,13 +102,13 @@ def systemctl(ctx: Context, argv: list[str]) -> Result:
                 result.stdout += "" if quiet else "disabled\n"
                 result.status = 1
         elif verb in ("enable", "disable"):
-            result = result + _enable(ctx, unit, verb == "enable")
+            result = result.also(_enable(ctx, unit, verb == "enable"))
             if now and result.status == 0:
-                result = result + _start_stop(ctx, unit, verb == "enable")
+                result = result.also(_start_stop(ctx, unit, verb == "enable"))
         elif verb in ("start", "stop", "restart"):
             if verb == "restart":
-                result = result + _start_stop(ctx, unit, False)
-            result = result + _start_stop(ctx, unit, verb != "stop")
+                result = result.also(_start_stop(ctx, unit, False))
+            result = result.also(_start_stop(ctx, unit, verb != "stop"))
         else:
             return fail(1, f"Unknown command verb {verb}.")
     ctx.host.save()

@@ -242,3 +242,34 @@ def test_an_unknown_host_key_is_refused_with_its_fingerprint(
     assert "pulumi config set --path pvenet:ssh.hostKey 'ssh-" in message
     assert "PRIVATE KEY" not in message
     assert simulator.host_file(RULES) is None
+
+
+@pytest.mark.parametrize(
+    ("command", "first"),
+    [
+        ("cat /etc/pvenet/rules.nft", "no rule was installed"),
+        ("systemd-run *", "no rule was installed"),
+        ("install -D -m 0755 /dev/stdin /etc/pvenet/host.sh", "The node put back what it ran"),
+        ("sysctl -qw *", "The node put back what it ran"),
+        ("systemctl stop *", None),
+    ],
+)
+def test_a_lost_answer_anywhere_leaves_a_true_message_and_the_rerun_converges(
+    simulator: SimulatorHandle, host: HostRulesProvider, command: str, first: str | None
+) -> None:
+    """The command ran, its answer did not come back. The first run says what the node holds
+    (or, when the lost answer was the confirmation's and the node shows it ran, succeeds);
+    the run after converges: the rules are live, no timer is left armed."""
+    props = checked(host, NAT)
+    simulator.faults.arm(Fault("lost", method="SSH", path=f"/nodes/pve1/ssh/{command}"))
+    if first is None:
+        host.create(props)
+    else:
+        with pytest.raises(NodeError, match=first):
+            host.create(props)
+    host.create(props)
+    for path, content in props["rendered"].items():
+        assert simulator.host_file(path) == content, path
+    assert "dport 8080" in run(simulator, "nft list table inet pvenet")[1]
+    assert run(simulator, "sysctl -n net.ipv4.ip_forward") == (0, "1\n")
+    assert armed_timers(simulator) == []

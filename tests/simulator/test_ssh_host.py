@@ -360,6 +360,14 @@ def test_ifreload_applies_a_staged_interfaces_file_and_links_that_go_lose_their_
     assert ("192.168.10.50", "vmbr0") in routes(simulator)  # the hook put vmbr0's back
 
 
+def test_an_apply_through_the_api_runs_the_hook_too(simulator: SimulatorHandle) -> None:
+    """``PUT /nodes/{node}/network`` is ``ifreload -a`` on a real node: the hook runs."""
+    set_up_rules(simulator)
+    ok(simulator, "ip route del 192.168.10.50/32 dev vmbr0")
+    simulator.proxmox().nodes("pve1").network.put()
+    assert routes(simulator) == [("192.168.10.50", "vmbr0"), ("192.168.10.51", "eno2")]
+
+
 def test_boot_runs_the_enabled_units_again(simulator: SimulatorHandle) -> None:
     set_up_rules(simulator)
     ok(simulator, f"systemd-run --unit={REVERT_UNIT} --on-active=60 /bin/sh {REVERT}")
