@@ -407,7 +407,9 @@ class NatRules:
         assert network is not None, "parts() of a network with a bad cidr"
         masquerade: tuple[tuple[str, Masquerade], ...] = ()
         if self.node is not None or self.hairpin:
-            rule = Masquerade(source=str(network), interface=str(self.uplink), comment=self.label)
+            rule = Masquerade(
+                source=str(network), interface=str(self.uplink), comment=self.label or None
+            )
             masquerade = (("uplink", rule),)
         by_node: dict[str, list[tuple[str, Forward]]] = {}
         if self.node is not None:

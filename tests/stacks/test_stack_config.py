@@ -188,7 +188,7 @@ CASES: list[tuple[str, Edit, list[str]]] = [
         lambda n: n["nat"][0]["forwards"][0].update(comment='web"; flush ruleset; "'),
         [
             "pvenet:networks.nat[0].forwards[0].comment: comment 'web\"; flush ruleset; \"' "
-            "holds '\"', which an nftables string cannot hold; remove it"
+            "holds '\"' at character 4, which an nftables string cannot hold; remove it"
         ],
     ),
     (
