@@ -17,7 +17,8 @@
    holds it.
 4. Runs ``pulumi up`` (``--destroy``: ``pulumi destroy``) without asking, streaming Pulumi's
    output (``components.deploy``: the program runs in this process), then prints each
-   node's ``/etc/network/interfaces`` and ``/etc/network/interfaces.d/sdn``.
+   node's ``/etc/network/interfaces`` and ``/etc/network/interfaces.d/sdn``, and the files
+   of its host rules (``/etc/pvenet/rules.nft``, ...) where it has some.
 
 A second run finds nothing to change. The same stack by hand: ``./run pulumi preview --diff``
 (see the README).
@@ -37,9 +38,11 @@ from components.deploy import run
 from components.project import PROJECT_ROOT, add_program_argument, load_project
 from components.render import format_files
 from provider.errors import PvenetError
+from provider.host.render import RENDERED_FILES
 from simulator.demo import run_demo
 from simulator.http.auth import AUTH_FILE, Auth
 from simulator.node import Node
+from simulator.ssh.host import Host
 from simulator.ssh.keys import ssh_environment
 
 STACK = "dev"
@@ -75,9 +78,15 @@ def start_simulator(out: TextIO, err: TextIO) -> str | None:
 
 
 def node_files(state_dir: Path) -> dict[str, dict[str, str | None]]:
-    """Each simulated node's network files, read from the simulator's state directory."""
+    """Each simulated node's network files and host rules files, read from the simulator's
+    state directory."""
     nodes = sorted(p.name for p in (state_dir / "nodes").iterdir() if p.is_dir())
-    return {name: Node(name, [], state_dir / "nodes" / name).files() for name in nodes}
+    files = {}
+    for name in nodes:
+        node = Node(name, [], state_dir / "nodes" / name)
+        host = Host(node)
+        files[name] = {**node.files(), **{path: host.read(path) for path in RENDERED_FILES}}
+    return files
 
 
 def _parser() -> argparse.ArgumentParser:
