@@ -259,7 +259,8 @@ class NatGateway(_SdnComponent, args=NatGatewayArgs):
     def rules(cls, values: Mapping[str, Any]) -> list[ArgumentProblem]:
         """The SDN rules, then the forwards' (against the subnet and the vnet's nodes)."""
         found = super().rules(values)
-        if not is_plain(values["forwards"]) or values["forwards"]:
+        forwards, uplink = values["forwards"], values["uplink"]
+        if not is_plain(forwards) or forwards or uplink is not None:
             if unknown := must_be_known(values, cls._HOST_ARGUMENTS):
                 return found + unknown
             found += [naming(p.path, p.message) for p in NatRules.of("", "", values).problems()]

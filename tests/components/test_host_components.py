@@ -300,6 +300,11 @@ BAD: list[tuple[str, Callable[[], Any], str]] = [
         "NatGateway 'lab': forwards[0].comment: comment 'a\\nb' holds a line break (U+000A)",
     ),
     (
+        "an uplink with shell syntax, even without forwards",
+        lambda: NatGateway("lab", zone="labnat", vnet="labnet", hairpin=True, uplink="vmbr0;x"),
+        "NatGateway 'lab': uplink: 'vmbr0;x' is not a valid interface name",
+    ),
+    (
         "a forward to another node of a classic network",
         lambda: MasqueradeBridge(
             "build",
