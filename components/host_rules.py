@@ -54,8 +54,9 @@ class PortForward(BaseModel):
 
     node: NodeName | None = Field(
         None,
-        description="the node the guest runs on: its address and port forward. Required for "
-        "a NatGateway (its vnet spans nodes); a MasqueradeBridge's own node otherwise.",
+        description="the node the guest runs on, whose port is forwarded (a host rule there). "
+        "Required for a NatGateway (its vnet spans nodes); a MasqueradeBridge's own node "
+        "otherwise.",
     )
     protocol: Protocol = Field(description="``tcp`` or ``udp``.")
     port: Port = Field(description='the node\'s port, or a range such as ``"8000-8010"``.')
@@ -228,7 +229,9 @@ def _unique(rules: list[Any]) -> list[Any]:
 
 def _named(part: HostPart, argument: str) -> str:
     """``pvenet:networks.nat[0].forwards[1]`` for a key path, else ``NatGateway 'lab'
-    (forwards[1])``."""
+    (forwards[1])``; the argument alone within the component's own check."""
+    if not part.owner:
+        return argument
     if part.owner.startswith(KEY_PATH_PREFIX):
         return f"{part.owner}.{argument}"
     return f"{part.owner} ({argument})"
@@ -237,12 +240,12 @@ def _named(part: HostPart, argument: str) -> str:
 def _twice(
     owned: list[Owned], key: Callable[[Any], Hashable], clash: Callable[[Any, Owned], str]
 ) -> list[Conflict]:
-    """Rules whose ``key`` an earlier part's rule has already: one conflict each."""
+    """Rules whose ``key`` an earlier rule has already (of any part): one conflict each."""
     first: dict[Any, Owned] = {}
     found = []
     for part, argument, rule in owned:
         earlier = first.setdefault(key(rule), (part, argument, rule))
-        if earlier[0] is not part:
+        if earlier[1:] != (argument, rule) or earlier[0] is not part:
             found.append(Conflict(part.owner, argument, clash(rule, earlier)))
     return found
 

@@ -326,6 +326,19 @@ BAD: list[tuple[str, Callable[[], Any], str]] = [
         "interface that keeps the node's address, such as vmbr0",
     ),
     (
+        "one guest address twice",
+        lambda: RoutedBridge(
+            "extra",
+            node="pve1",
+            bridge="vmbr6",
+            uplink="vmbr0",
+            cidr="10.9.0.1/32",
+            addresses=["192.0.2.5", "192.0.2.5/32"],
+        ),
+        "RoutedBridge 'extra': addresses[1]: 192.0.2.5 on pve1 is routed by addresses[0] "
+        "already (through vmbr6); an address belongs to one guest",
+    ),
+    (
         "the host's address as a guest's",
         lambda: RoutedBridge(
             "extra",
