@@ -19,6 +19,7 @@ masquerade source) are reported against the part whose argument they come from.
 from __future__ import annotations
 
 import ipaddress
+import re
 from collections.abc import Callable, Hashable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -181,6 +182,9 @@ def merge(parts: Iterable[HostPart]) -> tuple[dict[str, HostRulesSpec], list[Con
             specs[node] = spec
     return specs, conflicts
 
+
+_LABEL_RE = re.compile(r"[A-Za-z0-9 _.:'-]{1,128}")
+"""A component's kind and name as an nftables comment: nothing nft or a shell reads in it."""
 
 KEY_PATH_PREFIX = "pvenet:"
 """An owner that starts so is a stack file's key path (``pvenet:networks.nat[0]``)."""
@@ -346,9 +350,10 @@ class NatRules:
     def of(cls, kind: str, name: str, values: Mapping[str, Any], owner: str = "") -> NatRules:
         """The rules of a component's checked arguments (``node`` for a classic network,
         ``nodes`` for an SDN one); ``kind`` and ``name`` label pvenet's masquerade rule."""
+        label = f"{kind} {name}".strip()
         return cls(
             owner=owner,
-            label=f"{kind} {name}".strip(),
+            label=label if _LABEL_RE.fullmatch(label) else kind,
             cidr=values["cidr"],
             uplink=values["uplink"],
             forwards=values["forwards"],

@@ -136,3 +136,13 @@ def test_hairpin_needs_the_guests_network_masqueraded_and_an_uplink() -> None:
             "is required: the interface with the node's address (hairpin masquerades out of it)",
         )
     ]
+
+
+def test_a_component_name_nft_would_read_is_left_out_of_the_rule_comment() -> None:
+    """The masquerade rule's comment names the component; a name with a quote is not
+    written into nft's string, the kind alone is."""
+    values = {"cidr": "10.30.0.1/24", "uplink": "vmbr0", "forwards": [], "hairpin": False}
+    plain = NatRules.of("MasqueradeBridge", "build", {**values, "node": "pve1"}).parts()
+    hostile = NatRules.of("MasqueradeBridge", 'b"; flush ruleset', {**values, "node": "pve1"})
+    assert plain[0].masquerade[0][1].comment == "MasqueradeBridge build"
+    assert hostile.parts()[0].masquerade[0][1].comment == "MasqueradeBridge"
