@@ -192,8 +192,9 @@ def _type_text(annotation: Any) -> str:
 
 def _argument_problem(path: str, message: str) -> ArgumentProblem:
     """A problem at ``path`` below an argument: named by the argument and the named part of it
-    (``dhcp_range.start``), not by a list position (``vids[1]`` is ``vids``)."""
-    return naming(re.sub(r"\[\d+\]", "", path), message)
+    (``dhcp_range.start``); a list position only where an item has parts of its own
+    (``forwards[1].port``; ``vids[1]`` is ``vids``)."""
+    return naming(re.sub(r"\[\d+\]$", "", path), message)
 
 
 def naming(argument: str, message: str) -> ArgumentProblem:

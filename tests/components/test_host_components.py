@@ -260,7 +260,7 @@ BAD: list[tuple[str, Callable[[], Any], str]] = [
     (
         "a forwarded port out of range",
         lambda: NatGateway("lab", zone="labnat", vnet="labnet", forwards=[WEB | {"port": 0}]),
-        "NatGateway 'lab': forwards.port: 0 is out of range: ports are 1 to 65535",
+        "NatGateway 'lab': forwards[0].port: 0 is out of range: ports are 1 to 65535",
     ),
     (
         "a guest outside the network",
