@@ -2,7 +2,7 @@
 
 Commands:
 
-``serve``   run the HTTPS server in the foreground until SIGINT or SIGTERM
+``serve``   run the HTTPS server (and each node's SSH server) until SIGINT or SIGTERM
 ``fault``   arm, list or clear faults of a running server (through its state dir)
 ``replay``  run a scenario's calls in process and print the results and files
 ``demo``    start a background server (or reuse it) and show the node's network
@@ -205,7 +205,7 @@ def _serve(args: argparse.Namespace) -> int:
     try:
         server.start()
     except OSError as exc:
-        print(f"error: cannot listen on {args.host}:{args.port}: {exc}", file=sys.stderr)
+        print(f"error: cannot listen for {exc.strerror or exc}", file=sys.stderr)
         return 1
     print(_banner(server, state_dir), end="", flush=True)
     while not stopping.wait(0.5):

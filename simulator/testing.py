@@ -8,6 +8,8 @@
         sim.faults.arm(Fault("error", method="PUT", path="/nodes/*/network"))
         assert sim.requests.count(method="PUT", path_glob="/nodes/*/network") == 0
         sim.files("pve1")["/etc/network/interfaces"]
+        sim.ssh_environment()                     # PVENET_SSH_* for the provider
+        sim.host_file("/etc/pvenet/rules.nft"), sim.host_state().ruleset, sim.boot("pve1")
 
 The pytest fixture ``simulator`` (``tests/conftest.py``) wraps this. The
 server runs in a thread of the calling process with an event loop of its own,

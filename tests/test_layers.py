@@ -124,6 +124,7 @@ PROGRAM_SIDE = (
     "components.stack",
     "components.deploy",
     "provider.node.resource",
+    "provider.host.resource",
     "provider.sdn.resource",
     "provider.sdn.networks",
 )

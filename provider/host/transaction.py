@@ -3,8 +3,9 @@
 ``HostTransaction.apply(spec)`` follows ``docs/host-rules.md``:
 
 1. holding the node's change lock (``provider.locks``), read what the node holds
-   (:class:`provider.host.plan.NodeState`) and plan the change; a node that runs the rules
-   already is left alone (a previous run's armed timer is confirmed, after the checks of 5);
+   (:class:`provider.host.plan.NodeState`), refuse rules for interfaces it lacks, and plan
+   the change; a node that runs the rules already is left alone (a previous run's armed
+   timer is confirmed, as in 5);
 2. stage the new rules file and ``nft -c -f`` it: refused, nothing is installed and no timer
    is armed, and the error shows nft's own words;
 3. back up the confirmed files, write ``revert.sh`` and arm the timer (``systemd-run
@@ -12,7 +13,7 @@
 4. install and remove files, enable or disable the unit, load the table, set sysctls, run
    ``host.sh``, and read the node back: it must run the rules;
 5. reach the node again over a **new** SSH connection and the API (``GET /version``), and
-   only then stop the timer.
+   only then stop the timer, still holding the lock (a delete then removes ``/etc/pvenet``).
 
 Anything failing after the timer is armed leaves the node to put itself back: pvenet says
 so, waits for the timer, and reports what the node runs then, as read back. A rerun after a
@@ -32,6 +33,7 @@ from provider.host.model import EMPTY, HostRulesSpec
 from provider.host.plan import (
     Change,
     NodeState,
+    missing_interfaces,
     plan_change,
     routes_to_read,
     sysctl_keys,
@@ -123,6 +125,12 @@ class HostTransaction:
         """Make the node run ``spec`` (``EMPTY``: remove everything pvenet put there)."""
         with node_change(self.endpoint, self.node), self.connect() as conn:
             before = self._before_any_change("reading the node", lambda: read_state(conn, spec))
+            if missing := missing_interfaces(spec, before):
+                raise NodeError(
+                    f"{self.node}: the node has no interface {', '.join(missing)}, which "
+                    "proxy_arp or routes name; create it first (a NodeInterfaces set or a "
+                    "component the rules depend on) or fix the name. No rule was installed"
+                )
             unit = unit_id()
             change = plan_change(spec, before, unit)
             if change.empty:
@@ -149,9 +157,8 @@ class HostTransaction:
             if mismatches:
                 shown = "; ".join(str(m) for m in mismatches)
                 raise self._reverted(unit, f"the node does not run the rules: {shown}", before)
-        self._confirm(unit, "the change", before, after.files)
-        if spec == EMPTY:
-            with self.connect() as conn:
+            self._confirm(unit, "the change", before, after.files)
+            if spec == EMPTY:
                 self._remove_directory(conn)
         return Outcome(True, after)
 

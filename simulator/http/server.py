@@ -82,15 +82,16 @@ def _reason(status: int, message: str) -> str:
 
 
 def _bind(host: str, port: int) -> socket.socket:
-    """A listening-ready TCP socket on ``host:port`` (port 0: any free port)."""
+    """A listening-ready TCP socket on ``host:port`` (port 0: any free port); OSError
+    naming the address when it cannot be bound."""
     family = socket.AF_INET6 if ":" in host else socket.AF_INET
     sock = socket.socket(family, socket.SOCK_STREAM)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     try:
         sock.bind((host, port))
-    except OSError:
+    except OSError as exc:
         sock.close()
-        raise
+        raise OSError(exc.errno, f"the API on {host}:{port}: {exc.strerror}") from exc
     return sock
 
 
@@ -145,16 +146,17 @@ class SimulatorServer:
         """
         if self._thread.running:
             raise RuntimeError("the simulator server is already started")
-        sock = _bind(self.host, self.port)
-        self.port = sock.getsockname()[1]
-        self._thread = LoopThread(f"pve-simulator-{self.port}", "the simulator server")
-        self._thread.start(lambda: self._serve(sock), sock.close)
+        # SSH first: once the API answers, the nodes' SSH settings are published
         if self.ssh is not None:
-            try:
-                self.ssh.start()
-            except BaseException:
-                self.stop()
-                raise
+            self.ssh.start()
+        try:
+            sock = _bind(self.host, self.port)
+            self.port = sock.getsockname()[1]
+            self._thread = LoopThread(f"pve-simulator-{self.port}", "the simulator server")
+            self._thread.start(lambda: self._serve(sock), sock.close)
+        except BaseException:
+            self.stop()
+            raise
 
     def stop(self) -> None:
         """Stop serving and wait for the threads to end; a no-op when not running."""

@@ -19,7 +19,7 @@ from simulator.node import Node
 from simulator.ssh import nft
 
 STATE_FILE = "/host-state.json"
-VISIBLE_ROOTS = ("/etc/", "/usr/", "/var/", "/root/", "/run/", "/tmp/")
+VISIBLE_ROOTS = ("/etc/", "/usr/", "/lib/", "/var/", "/root/", "/run/", "/tmp/")
 """Where a command may see node files; the simulator's own records sit outside these."""
 
 # Sysctls every node has, with their values at boot (a kernel's defaults).

@@ -45,6 +45,8 @@ CT_STATES = ("new", "established", "related", "invalid", "untracked")
 CT_STATUSES = ("expected", "seen-reply", "assured", "confirmed", "snat", "dnat", "dying")
 FIB_TYPES = ("unspec", "unicast", "local", "broadcast", "anycast", "multicast", "blackhole")
 PROTOCOLS = ("tcp", "udp", "icmp", "icmpv6", "sctp", "udplite", "gre", "esp", "ah")
+FAMILY_MISMATCH = "Could not resolve hostname: Address family for hostname not supported"
+"""nft's error for an address of the other IP version (``ip daddr fd00::1``)."""
 _NAME_RE = re.compile(r"[A-Za-z_][A-Za-z0-9_\-]*\Z")
 _KEYWORDS = frozenset(
     {"table", "chain", "delete", "flush", "add", "type", "hook", "priority", "policy", "ip"}
@@ -134,6 +136,9 @@ def located(source: str, text: str, token: Token, message: str) -> str:
 
 @dataclass
 class Command:
+    """One top-level command of a file: ``table`` (with the chains its body defines),
+    ``delete``, ``flush`` (a table) or ``flush-ruleset``; ``token`` is where it starts."""
+
     verb: str  # table, delete, flush, flush-ruleset
     token: Token
     family: str = ""
@@ -143,6 +148,8 @@ class Command:
 
 @dataclass
 class ChainSpec:
+    """A ``chain`` block as written: base-chain settings if any, and its rules."""
+
     token: Token
     name: str
     kind: str | None = None
@@ -154,6 +161,9 @@ class ChainSpec:
 
 @dataclass
 class RuleSpec:
+    """A rule in nft's listed form, what the kernel checks about it (its NAT statement,
+    the chains it jumps to), and where it starts for the error that points at it."""
+
     token: Token
     text: str
     nat: str | None  # dnat, snat, masquerade, redirect
@@ -168,6 +178,8 @@ class _Parser:
         self.source = source
         self.tokens = tokenize(text, source)
         self.at = 0
+        self.table_family = "ip"
+        """The family of the table being read (NAT statements depend on it)."""
 
     # token helpers
 
@@ -246,6 +258,7 @@ class _Parser:
             family, name = Token("word", "ip", family.line, family.col), family
         if not _NAME_RE.match(name.text):
             raise self.fail(name, "table name")
+        self.table_family = family.text
         return family.text, name.text
 
     def table_body(self) -> list[ChainSpec]:
@@ -423,7 +436,7 @@ class _Parser:
         def name(value: Token) -> str:
             if value.kind not in ("string", "word") or not value.text or len(value.text) > 15:
                 raise self.fail(value, "interface name")
-            return f'"{value.text}"' if token.text.endswith("name") else value.text
+            return f'"{value.text}"'
 
         return _join(token.text, operator, self.values(name)), False
 
@@ -521,8 +534,6 @@ class _Parser:
 
     # values
 
-    table_family = "ip"
-
     def choice(self, token: Token, known: tuple[str, ...], what: str) -> str:
         if token.kind != "word" or token.text not in known:
             raise self.fail(token, what)
@@ -550,7 +561,7 @@ class _Parser:
                 token, "Could not resolve hostname: Name or service not known"
             ) from None
         if network.version != version:
-            raise self.error(token, f"Could not resolve hostname: {_family_mismatch(family)}")
+            raise self.error(token, FAMILY_MISMATCH)
         full = 32 if version == 4 else 128
         return str(network.network_address) if network.prefixlen == full else str(network)
 
@@ -590,11 +601,7 @@ class _Parser:
                 token, "Could not resolve hostname: Name or service not known"
             ) from None
         if family is not None and address.version != (4 if family == "ip" else 6):
-            raise self.error(token, f"Could not resolve hostname: {_family_mismatch(family)}")
-
-
-def _family_mismatch(family: str) -> str:
-    return "Address family for hostname not supported"
+            raise self.error(token, FAMILY_MISMATCH)
 
 
 def _join(*parts: str) -> str:
@@ -603,16 +610,4 @@ def _join(*parts: str) -> str:
 
 def parse(text: str, source: str) -> list[Command]:
     """The commands of a rules file; NftError (nft's message) when it does not parse."""
-    parser = _Parser(text, source)
-    commands: list[Command] = []
-    while True:
-        parser.skip_blank()
-        if parser.peek.kind == "eof":
-            return commands
-        start = parser.at
-        first = parser.peek
-        # nat statements need the table's family: look it up before reading the body
-        if first.kind == "word" and first.text in ("table", "add"):
-            probe = parser.tokens[start + (2 if first.text == "add" else 1)]
-            parser.table_family = probe.text if probe.text in FAMILIES else "ip"
-        commands.append(parser.command())
+    return _Parser(text, source).commands()

@@ -43,6 +43,7 @@ from simulator.ssh.keys import USER, Keys, ensure_keys
 
 _log = logging.getLogger(__name__)
 
+INTERNAL_ERROR = 70  # EX_SOFTWARE: the simulator failed, not the command
 NO_ANSWER = -1  # the request log's status of an exec or connection the client got no answer to
 
 
@@ -146,21 +147,15 @@ class SshFace:
     def stop(self) -> None:
         """Stop listening, cut open sessions and cancel the timer threads."""
         self.timers.cancel_all()
+        if self._thread.running:
+            self.keys.withdraw()
         self._thread.stop()
 
     async def _serve(self) -> None:
         acceptors = []
         try:
             for node in self.cluster.nodes:
-                acceptor = await asyncssh.listen(
-                    self.host,
-                    self.ports[node],
-                    server_factory=lambda node=node: _NodeServer(self, node),
-                    server_host_keys=[self.keys.hosts[node]],
-                    process_factory=lambda process, node=node: self._exec(node, process),
-                    encoding=None,
-                    reuse_address=True,
-                )
+                acceptor = await self._listen(node)
                 acceptors.append(acceptor)
                 self.ports[node] = acceptor.get_port()
             self._thread.ready()
@@ -171,6 +166,22 @@ class SshFace:
             for acceptor in acceptors:
                 with contextlib.suppress(Exception):
                     await asyncio.wait_for(acceptor.wait_closed(), 2.0)
+
+    async def _listen(self, node: str) -> asyncssh.SSHAcceptor:
+        """Node ``node``'s SSH server; OSError naming the node and address when it cannot."""
+        try:
+            return await asyncssh.listen(
+                self.host,
+                self.ports[node],
+                server_factory=lambda: _NodeServer(self, node),
+                server_host_keys=[self.keys.hosts[node]],
+                process_factory=lambda process: self._exec(node, process),
+                encoding=None,
+                reuse_address=True,
+            )
+        except OSError as exc:
+            where = f"{self.host}:{self.ports[node]}"
+            raise OSError(exc.errno, f"SSH of node {node} on {where}: {exc.strerror}") from exc
 
     # -- commands ----------------------------------------------------------------------------
 
@@ -189,7 +200,13 @@ class SshFace:
     def run(self, node: str, line: str, stdin: bytes = b"") -> Result:
         """Run ``line`` on ``node`` as one exec would, without SSH (and without faults)."""
         with node_lock(self.cluster.nodes[node]):
-            return commands.run_line(self.context(node, stdin), line)
+            try:
+                return commands.run_line(self.context(node, stdin), line)
+            except Exception:
+                _log.exception("simulator bug running %r on %s", line, node)
+                return Result(
+                    INTERNAL_ERROR, "", f"simulator internal error running {line!r}: see its log\n"
+                )
 
     def boot(self, node: str) -> Result:
         """Restart ``node``: its runtime state is lost and its boot path runs again."""
@@ -248,7 +265,11 @@ class SshFace:
     def _fire(self, node: str, unit: str) -> None:
         """A timer thread elapsed: run the timer's command on the node."""
         with node_lock(self.cluster.nodes[node]):
-            result = systemd.fire(self.context(node), unit)
+            try:
+                result = systemd.fire(self.context(node), unit)
+            except Exception:
+                _log.exception("simulator bug firing %s on %s", unit, node)
+                result = Result(INTERNAL_ERROR)
         if result is not None:
             self._record("TIMER", f"/nodes/{node}/{unit}", {}, result.status, 0.0)
 

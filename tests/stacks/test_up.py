@@ -70,6 +70,20 @@ def test_the_dev_stack_lives_in_the_project_with_a_documented_passphrase(
     assert up.stack_environment("t")["PULUMI_CONFIG_PASSPHRASE"] == "mine"
 
 
+def test_the_dev_stack_gets_the_simulators_ssh_settings(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The providers reach the simulated nodes over SSH with the settings it published."""
+    with running_simulator(tmp_path / "dev") as sim:
+        monkeypatch.setattr(up, "SIMULATOR_STATE", tmp_path / "dev")
+        env = up.stack_environment("t")
+        host, port = sim.ssh.addresses["pve1"]
+        assert env["PVENET_SSH_ADDRESSES"] == f"pve1={host}:{port}"
+        assert env["PVENET_SSH_USER"] == "root"
+        assert Path(env["PVENET_SSH_KEY"]) == (tmp_path / "dev/ssh/client_ed25519").resolve()
+        assert f"[{host}]:{port} ssh-ed25519 " in Path(env["PVENET_SSH_KNOWN_HOSTS"]).read_text()
+
+
 def test_a_directory_that_is_not_a_project_is_refused_before_anything_starts(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
