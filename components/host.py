@@ -51,7 +51,7 @@ def claim(node: str, owner: str, kind: str, name: str) -> None:
                     "",
                     f"the host rules of {node} are declared by {holder} already; a node has "
                     "one set of host rules: describe both networks in stack config "
-                    "pvenet:networks (the root program merges them) or give them one group",
+                    "pvenet:networks, where the root program merges them",
                 )
             ],
         )
