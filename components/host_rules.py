@@ -474,12 +474,22 @@ class RoutedRules:
             )
         for index, address in enumerate(self.addresses):
             try:
-                Route(address=address, interface=self.bridge)
+                route = Route(address=address, interface=self.bridge)
             except ValidationError as error:
                 problems += [
                     Problem(f"addresses[{index}]", p.message)
                     for p in pydantic_problems(error, Wording())
                 ]
+                continue
+            if route.host.version != 4:
+                problems.append(
+                    Problem(
+                        f"addresses[{index}]",
+                        f"{address} is an IPv6 address: proxy_arp answers for IPv4 addresses "
+                        "only (IPv6 needs NDP proxying, which pvenet does not set up); route "
+                        "an IPv6 block with RoutedSubnet",
+                    )
+                )
         if not problems:
             _specs, conflicts = merge(self.parts())
             problems += [Problem(c.argument, c.message) for c in conflicts]
@@ -491,13 +501,12 @@ class RoutedRules:
             (f"addresses[{index}]", Route(address=address, interface=self.bridge))
             for index, address in enumerate(self.addresses)
         )
-        versions = {route.host.version for _where, route in routes} | {4}
         return [
             HostPart(
                 self.node,
                 self.owner,
                 routes=routes,
                 proxy_arp=(self.uplink,),
-                ip_forward=IpForward(ipv4=4 in versions, ipv6=6 in versions),
+                ip_forward=IpForward(ipv4=True, ipv6=False),
             )
         ]
