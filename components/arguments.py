@@ -547,7 +547,7 @@ class RoutedBridgeArgs(ComponentArgs):
     )
     addresses: list[str] = Field(
         [],
-        description="the guests' extra addresses, each routed (``/32``) through the bridge; "
+        description="the guests' extra IPv4 addresses, each routed (``/32``) through the bridge; "
         "not needed for addresses inside ``cidr``.",
     )
     mtu: Number | None = Field(None, description=_CLASSIC_MTU)
