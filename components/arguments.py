@@ -40,6 +40,7 @@ from pydantic import (
 )
 
 from components.errors import ArgumentProblem, InvalidArguments
+from components.host_rules import HostPart, PortForward
 from provider.names import NodeName
 from provider.node.model import BOND_MODES, HASH_POLICIES, BondMode, HashPolicy, VlanIdText
 from provider.node.model import WholeNumber as Number
@@ -191,8 +192,9 @@ def _type_text(annotation: Any) -> str:
 
 def _argument_problem(path: str, message: str) -> ArgumentProblem:
     """A problem at ``path`` below an argument: named by the argument and the named part of it
-    (``dhcp_range.start``), not by a list position (``vids[1]`` is ``vids``)."""
-    return naming(re.sub(r"\[\d+\]", "", path), message)
+    (``dhcp_range.start``); a list position only where an item has parts of its own
+    (``forwards[1].port``; ``vids[1]`` is ``vids``)."""
+    return naming(re.sub(r"\[\d+\]$", "", path), message)
 
 
 def naming(argument: str, message: str) -> ArgumentProblem:
@@ -272,6 +274,28 @@ class Component(pulumi.ComponentResource):
         """What the component's rules find wrong with these arguments (skipping unknown ones)."""
         return []
 
+    @classmethod
+    def host_parts(
+        cls, name: str, values: Mapping[str, Any], owner: str | None = None
+    ) -> list[HostPart]:
+        """The host rules the component wants on each node, from checked arguments (none by
+        default); ``owner`` names the component in conflicts (``NatGateway 'lab'``)."""
+        return []
+
+
+def must_be_known(values: Mapping[str, Any], names: Sequence[str]) -> list[ArgumentProblem]:
+    """Arguments that decide host rules but are ``Output``s: host rules are merged per node
+    and checked when the program runs, so their values must be known then."""
+    return [
+        ArgumentProblem(
+            key,
+            f"{key} must be a value the program knows, not an output of another resource: "
+            "host rules are merged per node and checked before anything is deployed",
+        )
+        for key in names
+        if not is_plain(values[key])
+    ]
+
 
 # --- the models ---------------------------------------------------------------------------------
 
@@ -304,6 +328,21 @@ _ZONE = (
 _VNET = "the vnet's id, with the zone's rules; what guests attach to."
 _NODES = "the nodes the vnet exists on. None: every node of the cluster."
 _SDN_MTU = "the vnet's MTU. None: the kernel's default."
+_FORWARDS = (
+    "port forwards into the network: dicts with ``protocol`` (``tcp``/``udp``), ``port`` "
+    '(``8080`` or ``"8000-8010"``), ``to`` (the guest\'s address), optional ``to_port``, '
+    "``external_address`` or ``external_interface`` (forward only what arrives there) and "
+    "``comment``"
+)
+_HAIRPIN = (
+    "let the network's own guests reach its forwards by the node's address too (a guest "
+    "connecting to the node's public address and a forwarded port reaches the other guest)."
+)
+_CLASSIC_MTU = "the bridge's MTU (1280 to 65520). None: the kernel's default."
+_CLASSIC_BRIDGE = (
+    "the guests' bridge (``vmbrN``), created with no ports: a letter, then up to 9 letters, "
+    "digits or ``_``."
+)
 
 
 class BridgedNetworkArgs(ComponentArgs):
@@ -458,3 +497,58 @@ class NatGatewayArgs(_SdnArgs):
     )
     nodes: list[NodeName] | None = Field(None, description=_NODES)
     mtu: Number | None = Field(None, description=_SDN_MTU)
+    forwards: list[PortForward] = Field(
+        [],
+        description=_FORWARDS + ", and ``node``, the node the guest runs on (required: the "
+        "forward is a host rule there).",
+    )
+    hairpin: StrictBool = Field(False, description=_HAIRPIN + " Needs ``uplink``.")
+    uplink: str | None = Field(
+        None,
+        description="the interface holding the node's address, out of which the guests' "
+        "traffic leaves (``vmbr0``); needed for ``hairpin``.",
+    )
+
+
+class MasqueradeBridgeArgs(ComponentArgs):
+    """The arguments of :class:`components.MasqueradeBridge`."""
+
+    node: NodeName = Field(description=_NODE)
+    bridge: str = Field(description=_CLASSIC_BRIDGE)
+    cidr: str = Field(
+        description="the host's address on the bridge with the prefix length: "
+        "``10.10.20.1/24`` is the guests' gateway 10.10.20.1 in 10.10.20.0/24."
+    )
+    uplink: str = Field(
+        description="the interface holding the node's address (``vmbr0``): the guests' "
+        "traffic leaves through it with that address."
+    )
+    forwards: list[PortForward] = Field(
+        [], description=_FORWARDS + "; ``node`` may be left out (it is this node)."
+    )
+    hairpin: StrictBool = Field(False, description=_HAIRPIN)
+    mtu: Number | None = Field(None, description=_CLASSIC_MTU)
+    comments: str | None = Field(None, description=_COMMENTS)
+
+
+class RoutedBridgeArgs(ComponentArgs):
+    """The arguments of :class:`components.RoutedBridge`."""
+
+    node: NodeName = Field(description=_NODE)
+    bridge: str = Field(description=_CLASSIC_BRIDGE)
+    uplink: str = Field(
+        description="the interface that keeps the node's address (``vmbr0``, ``eno1``): it "
+        "answers ARP for the guests' addresses (``proxy_arp``)."
+    )
+    cidr: str = Field(
+        description="the host's address on the bridge, the guests' gateway: the node's own "
+        "address as ``/32`` (``198.51.100.5/32``) for single extra addresses, or the "
+        "gateway of a block with its prefix length (``203.0.113.17/28``)."
+    )
+    addresses: list[str] = Field(
+        [],
+        description="the guests' extra IPv4 addresses, each routed (``/32``) through the bridge; "
+        "not needed for addresses inside ``cidr``.",
+    )
+    mtu: Number | None = Field(None, description=_CLASSIC_MTU)
+    comments: str | None = Field(None, description=_COMMENTS)

@@ -17,6 +17,11 @@ component would have them: ``attach``, ``gateway``, ``cidr``. The root program
 
 A network's flags (``adopt``, ``allow_management_change``, ``allow_dhcp_to_static``) keep
 applying to its own interfaces only: the set gets the list of interfaces each flag covers.
+
+Each group gathers its networks' host rules too (``host_parts``: port forwards, classic
+masquerade and routing) and, unless told not to (``host_rules=False``), declares them
+merged, one ``HostRules`` per node (``<name>-<node>-host``). The root program declares
+each node's host rules once for all groups (``components.host.NodeHostRules``).
 """
 
 from __future__ import annotations
@@ -27,9 +32,12 @@ from typing import Any
 
 import pulumi
 
+from components.host import declare
+from components.host_rules import HostPart
 from components.node import _NodeComponent
 from components.node_arguments import after
 from components.sdn import _SdnComponent
+from provider.host.resource import HostRules
 from provider.node.resource import FLAGS, NodeInterfaces
 from provider.sdn.networks import SdnNetworks
 
@@ -46,6 +54,11 @@ class NetworkOutputs:
     cidr: pulumi.Output[Any]
 
 
+def _host_parts(checked: Sequence[tuple[Any, str, Mapping[str, Any]]]) -> list[HostPart]:
+    """Every network's host rules, each named by its component and name."""
+    return [part for c, network, values in checked for part in c.host_parts(network, values)]
+
+
 def _flattened(lists: list[list[Any]]) -> list[Any]:
     return [item for part in lists for item in part]
 
@@ -55,6 +68,9 @@ class NodeNetworks(pulumi.ComponentResource):
 
     interfaces: NodeInterfaces
     networks: dict[str, NetworkOutputs]
+    host_parts: list[HostPart]
+    """The networks' host rules (declared here unless ``host_rules=False``)."""
+    host_rules: dict[str, HostRules]
 
     def __init__(
         self,
@@ -62,6 +78,7 @@ class NodeNetworks(pulumi.ComponentResource):
         *,
         node: pulumi.Input[str],
         networks: Sequence[Declared],
+        host_rules: bool = True,
         opts: pulumi.ResourceOptions | None = None,
     ) -> None:
         checked = [
@@ -84,11 +101,16 @@ class NodeNetworks(pulumi.ComponentResource):
         for component, network, values in checked:
             component.remind(values, self)
             names = component.names(values)
+            gateway, cidr = component.guest_addresses(values)
             self.networks[network] = NetworkOutputs(
                 after(self.interfaces, names["attach"]),
-                after(self.interfaces, values["gateway"]),
-                after(self.interfaces, values["cidr"]),
+                after(self.interfaces, gateway),
+                after(self.interfaces, cidr),
             )
+        self.host_parts = _host_parts(checked)
+        self.host_rules = declare(
+            self, name, self.host_parts if host_rules else [], [self.interfaces]
+        )
         self.register_outputs(
             {f"{network}.attach": out.attach for network, out in self.networks.items()}
         )
@@ -112,19 +134,25 @@ class SdnNetworkGroup(pulumi.ComponentResource):
 
     sdn: SdnNetworks
     networks: dict[str, NetworkOutputs]
+    host_parts: list[HostPart]
+    """The networks' host rules (declared here unless ``host_rules=False``)."""
+    host_rules: dict[str, HostRules]
 
     def __init__(
         self,
         name: str,
         *,
         networks: Sequence[Declared],
+        host_rules: bool = True,
         opts: pulumi.ResourceOptions | None = None,
     ) -> None:
         parts = []
+        checked = []
         for component, network, arguments in networks:
             if not issubclass(component, _SdnComponent):
                 raise TypeError(f"{network}: {component.__name__} is not an SDN network")
             values = component.checked(network, arguments)
+            checked.append((component, network, values))
             parts.append((network, *component.network_inputs(network, values)))
         super().__init__("pvenet:index:SdnNetworkGroup", name, None, opts)
         self.sdn = SdnNetworks(
@@ -140,6 +168,8 @@ class SdnNetworkGroup(pulumi.ComponentResource):
             )
             for network, inputs, subnet in parts
         }
+        self.host_parts = _host_parts(checked)
+        self.host_rules = declare(self, name, self.host_parts if host_rules else [], [self.sdn])
         self.register_outputs(
             {f"{network}.attach": out.attach for network, out in self.networks.items()}
         )

@@ -270,6 +270,10 @@ class LocalEngine(Mocks):
     ``create``, ``update``, ``same``, ``replace``, ``delete`` (and
     ``check``/``diff`` at preview); ``outputs`` holds the stack outputs
     (``pulumi.export``) of the last ``up``.
+
+    Resources of the types in ``record_only`` reach no provider: their inputs
+    are kept in ``recorded`` (by name) and echoed as outputs. ``render`` shows
+    host rules this way, from their inputs, without SSH to a node.
     """
 
     config: Mapping[str, Any]
@@ -280,6 +284,8 @@ class LocalEngine(Mocks):
     outputs: dict[str, Any] = field(default_factory=dict)
     preview: bool = False
     logs: LogRecorder = field(default_factory=LogRecorder)
+    record_only: frozenset[str] = frozenset()
+    recorded: dict[str, dict[str, Any]] = field(default_factory=dict)
     _registered: list[str] = field(default_factory=list)
     _providers: dict[str, ResourceProvider] = field(default_factory=dict)
     _lock: threading.RLock = field(default_factory=threading.RLock)
@@ -322,6 +328,10 @@ class LocalEngine(Mocks):
         """Register: components are recorded; dynamic resources go through their provider."""
         if not args.custom or not args.typ.startswith(DYNAMIC_PREFIX):
             return "", {}
+        if args.typ in self.record_only:
+            inputs = {k: plain(v) for k, v in args.inputs.items() if k != PROVIDER_KEY}
+            self.recorded[args.name] = inputs
+            return ("" if self.preview else f"{args.name}-recorded"), inputs
         with self._lock:
             self._registered.append(args.name)
             return self._register(args)

@@ -36,6 +36,7 @@ from components.arguments import (
     is_plain,
 )
 from components.errors import ArgumentProblem
+from components.host import declare
 from components.node_arguments import (
     Interface,
     Layout,
@@ -47,6 +48,7 @@ from components.node_arguments import (
     known,
     set_problems,
 )
+from provider.host.resource import HostRules
 from provider.node.resource import FLAGS, NodeInterfaces
 from provider.problems import Problem
 
@@ -70,6 +72,9 @@ class _NodeComponent(Component):
     gateway: pulumi.Output[str | None]
     interfaces: NodeInterfaces
     """The child resource that owns the set."""
+    host_rules: dict[str, HostRules]
+    """The child that holds the node's host rules (``<name>-<node>-host``), for the
+    components that have some."""
 
     _OUTPUTS: ClassVar[tuple[str, ...]]
 
@@ -127,14 +132,23 @@ class _NodeComponent(Component):
         for key, value in self.names(values).items():
             setattr(self, key, after(self.interfaces, value))
         self.remind(values, self)
+        self.host_rules = declare(self, name, self.host_parts(name, values), [self.interfaces])
+        gateway, cidr = self.guest_addresses(values)
         self.node = after(self.interfaces, values["node"])
-        self.cidr = after(self.interfaces, values["cidr"])
-        self.gateway = after(self.interfaces, values["gateway"])
+        self.cidr = after(self.interfaces, cidr)
+        self.gateway = after(self.interfaces, gateway)
         self.register_outputs({key: getattr(self, key) for key in self._OUTPUTS})
 
     @classmethod
     def remind(cls, values: Mapping[str, Any], resource: pulumi.Resource) -> None:
         """Log what the operator should know about these arguments (on ``resource``)."""
+
+    @classmethod
+    def guest_addresses(
+        cls, values: Mapping[str, Any]
+    ) -> tuple[pulumi.Input[str | None], pulumi.Input[str | None]]:
+        """The ``gateway`` and ``cidr`` outputs: the host's default gateway and address."""
+        return values["gateway"], values["cidr"]
 
 
 def _set_arguments(values: Mapping[str, Any]) -> dict[str, Any]:

@@ -14,8 +14,14 @@ per node, each network file Proxmox would end up with after a line
 ``# <node>: <path>``, or with ``--base`` a unified diff against it: what a
 reviewer wants to see in a pull request.
 
-It needs no credentials and no Pulumi CLI: the stack's endpoint and token are
-replaced by the simulator's, so nothing reaches a real node.
+Beside them come the files of the node's host rules (port forwards,
+masquerade, forwarding, ``proxy_arp``, routes): pvenet's rules file, its
+``host.sh`` and its sysctl file, made from the ``HostRules`` inputs by
+``provider.host.render`` (pure), as a ``pulumi up`` would install them.
+
+It needs no credentials, no SSH and no Pulumi CLI: the stack's endpoint and
+token are replaced by the simulator's, and host rules are only rendered, so
+nothing reaches a real node.
 """
 
 from __future__ import annotations
@@ -29,15 +35,20 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TextIO
 
+from components.host import HOST_RULES_TYPE
 from components.local_engine import CheckFailed, LocalEngine, Recorder, run_with_mocks
 from components.project import PROJECT_ROOT, Project, add_program_argument, load_project
 from provider.errors import PvenetError
+from provider.host.model import parse_rules
+from provider.host.render import RENDERED_FILES, rendered
 from simulator.cluster import DEFAULT_NICS
 from simulator.node import INTERFACES, SDN_INTERFACES
 from simulator.testing import running_simulator
 
 DEFAULT_STACK = "dev"
-FILES = (INTERFACES, SDN_INTERFACES)
+NETWORK_FILES = (INTERFACES, SDN_INTERFACES)
+FILES = (*NETWORK_FILES, *RENDERED_FILES)
+"""Every file render shows for a node, in this order: Proxmox's, then the host rules'."""
 DEFAULT_NODE = "pve1"  # a program that names no node (SDN on every node) still needs one
 # Connection keys the render replaces with the in-process simulator's.
 CONNECTION_KEYS = ("pvenet:endpoint", "pvenet:apiToken", "pvenet:caCert", "pvenet:insecure")
@@ -110,10 +121,28 @@ def render(
             },
             project=project.name,
             stack=stack,
+            record_only=frozenset({HOST_RULES_TYPE}),
         )
         engine.run(project.program())
-        files = {node: sim.files(node) for node in nodes}
+        files: NodeFiles = {node: dict(sim.files(node)) for node in nodes}
+    for node, host_files in host_rule_files(engine.recorded).items():
+        files.setdefault(node, {}).update(host_files)
     return Rendered(files, engine.logs.records)
+
+
+def host_rule_files(recorded: Mapping[str, Mapping[str, Any]]) -> NodeFiles:
+    """Per node, the host rules' files the recorded ``HostRules`` inputs make (pure).
+
+    CheckFailed, as the provider's check would report it, for rules the model refuses.
+    """
+    files: NodeFiles = {}
+    for name, inputs in recorded.items():
+        spec, problems = parse_rules(inputs.get("rules") or {})
+        if spec is None:
+            raise CheckFailed(name, [(f"rules.{p.path}", p.message) for p in problems])
+        wanted = rendered(spec)
+        files[str(inputs["node"])] = {path: wanted.get(path) for path in RENDERED_FILES}
+    return files
 
 
 def format_files(files: NodeFiles) -> str:
@@ -132,6 +161,8 @@ def format_diff(files: NodeFiles, base: str) -> str:
     parts = []
     for node in sorted(files):
         for path in FILES:
+            if path not in files[node]:
+                continue  # no host rules on this node
             before = base if path == INTERFACES else None
             after = files[node].get(path)
             if before is None and after is None:
@@ -153,8 +184,9 @@ def _ended(text: str) -> str:
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="python -m components.render",
-        description="Print the network files Proxmox would end up with for a stack, "
-        "from an in-process simulator: no node, no credentials, no Pulumi CLI.",
+        description="Print the network files Proxmox would end up with for a stack, and "
+        "pvenet's host rules files, from an in-process simulator: no node, no credentials, "
+        "no SSH, no Pulumi CLI.",
     )
     parser.add_argument(
         "--stack", default=DEFAULT_STACK, help="the stack whose config to use (default dev)"

@@ -12,11 +12,12 @@ Which one to choose:
   public addresses and are reachable from outside at them; the host only
   forwards. Nothing works until the upstream routes the block to the host:
   the host does not answer ARP for it on the uplink.
-- ``NatGateway`` when guests only need to *reach out* (updates, a lab, build
+- ``NatGateway`` when guests mostly *reach out* (updates, a lab, build
   machines) and you have no addresses to give them: they get private
   addresses, optionally by DHCP, and leave through the host's own address
-  (SNAT). Nothing outside can open a connection to them: pve-network sets up
-  SNAT only; there is no port forwarding (DNAT).
+  (SNAT). pve-network sets up SNAT only; outside connections reach a guest
+  only through the port forwards pvenet adds (DNAT in its host rules, over
+  SSH).
 
 The arguments are the fields of each component's argument model
 (``components.arguments``) and may be ``pulumi.Input``s; plain values are
@@ -32,9 +33,19 @@ from typing import Any, ClassVar
 
 import pulumi
 
-from components.arguments import Component, NatGatewayArgs, RoutedSubnetArgs, is_plain, naming
+from components.arguments import (
+    Component,
+    NatGatewayArgs,
+    RoutedSubnetArgs,
+    is_plain,
+    must_be_known,
+    naming,
+)
 from components.errors import ArgumentProblem
+from components.host import declare
+from components.host_rules import HostPart, NatRules
 from provider.addresses import plain_address, reserved_in
+from provider.host.resource import HostRules
 from provider.problems import Problem
 from provider.sdn.model import DhcpRange, parse_sdn
 from provider.sdn.resource import SdnNetwork
@@ -125,6 +136,9 @@ class _SdnComponent(Component):
     """The SDN zone's id."""
     network: SdnNetwork
     """The child resource that owns the zone, vnet and subnet."""
+    host_rules: dict[str, HostRules]
+    """The children that hold the host rules, by node (``<name>-<node>-host``); none
+    without port forwards."""
 
     @classmethod
     def rules(cls, values: Mapping[str, Any]) -> list[ArgumentProblem]:
@@ -176,6 +190,7 @@ class _SdnComponent(Component):
         self.network = SdnNetwork(
             f"{name}-sdn", **network, opts=pulumi.ResourceOptions(parent=self)
         )
+        self.host_rules = declare(self, name, self.host_parts(name, values), [self.network])
         self.attach = self.network.vnet
         self.vnet = self.network.vnet
         self.zone = self.network.zone
@@ -223,13 +238,40 @@ class NatGateway(_SdnComponent, args=NatGatewayArgs):
     package must be installed on the nodes) and hands out addresses from
     that range, with ``dns_server`` as the resolver.
 
-    Only outbound connections work: pve-network sets up SNAT only, with no
-    port forwarding (DNAT), so nothing outside can reach a guest. Choose
-    ``RoutedSubnet`` when guests must be reachable at public addresses.
+    pve-network sets up SNAT only, with no port forwarding; ``forwards`` make
+    guests reachable from outside: each forwards a port of the node the guest runs on to the
+    guest (DNAT in pvenet's host rules on that node, written over SSH, see
+    ``docs/host-rules.md``). ``hairpin`` lets the network's own guests use
+    those forwards by the node's address too. Choose ``RoutedSubnet`` when
+    guests must be reachable at public addresses of their own, and
+    ``MasqueradeBridge`` on nodes without the SDN packages.
 
-    The child is ``<name>-sdn``. Outputs: ``attach`` (the vnet guests attach
-    to), ``vnet``, ``gateway``, ``cidr`` (the subnet, e.g. ``10.10.10.0/24``)
-    and ``zone``.
+    The children are ``<name>-sdn`` and, with forwards, ``<name>-<node>-host``
+    for each node they name. Outputs: ``attach`` (the vnet guests attach to),
+    ``vnet``, ``gateway``, ``cidr`` (the subnet, e.g. ``10.10.10.0/24``) and
+    ``zone``.
     """
 
     _snat = True
+    _HOST_ARGUMENTS = ("forwards", "hairpin", "uplink", "nodes", "cidr")
+
+    @classmethod
+    def rules(cls, values: Mapping[str, Any]) -> list[ArgumentProblem]:
+        """The SDN rules, then the forwards' (against the subnet and the vnet's nodes)."""
+        found = super().rules(values)
+        forwards, uplink = values["forwards"], values["uplink"]
+        if not is_plain(forwards) or forwards or uplink is not None:
+            if unknown := must_be_known(values, cls._HOST_ARGUMENTS):
+                return found + unknown
+            found += [naming(p.path, p.message) for p in NatRules.of("", "", values).problems()]
+        return found
+
+    @classmethod
+    def host_parts(
+        cls, name: str, values: Mapping[str, Any], owner: str | None = None
+    ) -> list[HostPart]:
+        """The forwards (and, for hairpin, a masquerade) on each node a forward names."""
+        if not values["forwards"]:
+            return []
+        owner = owner or f"{cls.__name__} '{name}'"
+        return NatRules.of(cls.__name__, name, values, owner).parts()

@@ -5,16 +5,18 @@ serves every environment; what differs is the data in ``Pulumi.<stack>.yaml``
 (the simulator for ``dev``, a real cluster for ``prod``). For each network it
 declares the matching component (``bridged`` -> ``BridgedNetwork``,
 ``bonded`` -> ``BondedUplink``, ``vlans`` -> ``VlanNetwork``, ``routed`` ->
-``RoutedSubnet``, ``nat`` -> ``NatGateway``) and exports, under the
-network's name, its ``mode``, ``attach`` (what guests attach to), ``gateway``
-and ``cidr``.
+``RoutedSubnet``, ``nat`` -> ``NatGateway``, ``masquerade`` ->
+``MasqueradeBridge``, ``routed_bridge`` -> ``RoutedBridge``) and exports,
+under the network's name, its ``mode``, ``attach`` (what guests attach to),
+``gateway`` and ``cidr``.
 
 Everything is validated before the first component is declared: the shape by
 the schema (``components.stack_schema``), the values by each component's own
 ``validate``, and the networks against each other: two networks may not
 create the same interface on a node, take the same NIC, bond or VLAN as a
 port there, or use the same SDN zone or vnet (a vnet is also a bridge on
-each of its nodes). A bad value fails the preview with its key path and the
+each of its nodes), nor forward one port of a node or route one address to
+two guests. A bad value fails the preview with its key path and the
 reason (``pvenet:networks.nat[0].cidr: ...``; a clash names both networks'
 key paths), before a single resource exists, so no API call is made.
 
@@ -25,6 +27,11 @@ networks one set of SDN networks (``SdnNetworkGroup`` ``sdn``, its child
 applies the SDN config once, however many networks change. Within a node's set
 the planner orders the writes (a bond before the bridge on it, a VLAN after its
 parent; the reverse to delete), so the node's file is the same on every run.
+
+Host rules (port forwards, classic masquerade and routing) are merged per node
+into one ``NodeHostRules`` (``<node>-host``, its child ``<node>-host-rules``),
+applied after the node's networks and the SDN networks; a stack without them
+declares none and needs no SSH.
 """
 
 from __future__ import annotations
@@ -35,8 +42,11 @@ from typing import Any, Protocol
 
 import pulumi
 
+from components.classic import MasqueradeBridge, RoutedBridge
 from components.errors import InvalidArguments
 from components.groups import NetworkOutputs, NodeNetworks, SdnNetworkGroup
+from components.host import NodeHostRules
+from components.host_rules import HostPart, merge, networks_of
 from components.node import BondedUplink, BridgedNetwork, VlanNetwork
 from components.sdn import NatGateway, RoutedSubnet
 from components.stack_schema import (
@@ -47,6 +57,7 @@ from components.stack_schema import (
     StackConfigError,
     parse_networks,
 )
+from provider.host.model import HostRulesSpec
 
 
 class Network(Protocol):
@@ -64,6 +75,12 @@ class NetworkComponent(Protocol):
 
     def validate(self, name: str, **arguments: Any) -> None: ...
 
+    def checked(self, name: str, arguments: Mapping[str, Any]) -> dict[str, Any]: ...
+
+    def host_parts(
+        self, name: str, values: Mapping[str, Any], owner: str | None = None
+    ) -> list[HostPart]: ...
+
 
 COMPONENTS: Mapping[str, NetworkComponent] = {
     "bridged": BridgedNetwork,
@@ -71,10 +88,17 @@ COMPONENTS: Mapping[str, NetworkComponent] = {
     "vlans": VlanNetwork,
     "routed": RoutedSubnet,
     "nat": NatGateway,
+    "masquerade": MasqueradeBridge,
+    "routed_bridge": RoutedBridge,
 }
 
 # Which arguments of a node network name an interface it creates, and which one it uses.
-_PROVIDES = {"bridged": ("bridge",), "bonded": ("bond", "bridge")}
+_PROVIDES = {
+    "bridged": ("bridge",),
+    "bonded": ("bond", "bridge"),
+    "masquerade": ("bridge",),
+    "routed_bridge": ("bridge",),
+}
 _USES = {"bridged": ("ports",), "bonded": ("slaves",), "vlans": ("parent",)}
 
 Declared = tuple[str, str, Entry]  # mode, key path ("nat[0]"), entry
@@ -94,6 +118,7 @@ def declare(networks: Networks) -> dict[str, NetworkOutputs]:
     """
     entries = list(networks.entries())
     _validate_all(entries)
+    host_rules, guest_networks = _host_rules(entries)
     on_node: dict[str, list[Declared]] = {}
     sdn: list[Declared] = []
     for mode, where, entry in _in_dependency_order(entries):
@@ -103,11 +128,24 @@ def declare(networks: Networks) -> dict[str, NetworkOutputs]:
         else:
             sdn.append((mode, where, entry))
     declared: dict[str, NetworkOutputs] = {}
+    groups: dict[str, pulumi.Resource] = {}
     for node in sorted(on_node):
-        group = NodeNetworks(node, node=node, networks=_members(on_node[node]))
+        group = NodeNetworks(node, node=node, networks=_members(on_node[node]), host_rules=False)
         declared.update(group.networks)
+        groups[node] = group
+    sdn_group = None
     if sdn:
-        declared.update(SdnNetworkGroup("sdn", networks=_members(sdn)).networks)
+        sdn_group = SdnNetworkGroup("sdn", networks=_members(sdn), host_rules=False)
+        declared.update(sdn_group.networks)
+    for node, spec in host_rules.items():
+        after = [g for g in (groups.get(node), sdn_group) if g is not None]
+        NodeHostRules(
+            f"{node}-host",
+            node=node,
+            spec=spec,
+            networks=guest_networks[node],
+            opts=pulumi.ResourceOptions(depends_on=after),
+        )
     for mode, _where, entry in entries:
         outputs = declared[entry.name]
         pulumi.export(
@@ -120,6 +158,28 @@ def declare(networks: Networks) -> dict[str, NetworkOutputs]:
             },
         )
     return declared
+
+
+def _host_rules(
+    entries: list[Declared],
+) -> tuple[dict[str, HostRulesSpec], dict[str, list[str]]]:
+    """Every network's host rules merged per node, and the guest networks each node gets;
+    StackConfigError naming both networks of a conflict (one port of a node forwarded
+    twice, one address routed twice)."""
+    parts = []
+    for mode, where, entry in entries:
+        component = COMPONENTS[mode]
+        values = component.checked(entry.name, entry.arguments())
+        parts += component.host_parts(entry.name, values, f"{CONFIG_KEY}.{where}")
+    specs, conflicts = merge(parts)
+    if conflicts:
+        raise StackConfigError(
+            [
+                ConfigProblem(f"{c.owner.removeprefix(CONFIG_KEY + '.')}.{c.argument}", c.message)
+                for c in conflicts
+            ]
+        )
+    return specs, networks_of(parts)
 
 
 def _members(entries: list[Declared]) -> list[tuple[Any, str, Mapping[str, Any]]]:
@@ -198,6 +258,10 @@ def _claims(mode: str, where: str, entry: Entry, nodes: Iterable[str]) -> Iterat
         given = _text(entry, "iface")
         name = given or f"{_text(entry, 'parent')}.{getattr(entry, 'vlan_id', '')}"
         yield _Claim("interface", node, name, f"{where}.{'iface' if given else 'vlan_id'}")
+        return
+    if mode in ("masquerade", "routed_bridge"):  # a bridge with no ports
+        if bridge := _text(entry, "bridge"):
+            yield _Claim("interface", node, bridge, f"{where}.bridge")
         return
     top = _text(entry, "bridge")
     ports_of = top if mode == "bridged" else _text(entry, "bond")

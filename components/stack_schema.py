@@ -8,7 +8,16 @@ arguments plus a ``name``::
       bonded:
         - {name: uplink, node: pve1, bond: bond0, slaves: [eno2, eno3], bridge: vmbr1}
       nat:
-        - {name: lab, zone: labnat, vnet: labnet, cidr: 10.10.10.1/24}
+        - name: lab
+          zone: labnat
+          vnet: labnet
+          cidr: 10.10.10.1/24
+          forwards: [{node: pve1, protocol: tcp, port: 8080, to: 10.10.10.5, to_port: 80}]
+      masquerade:
+        - {name: build, node: pve1, bridge: vmbr5, cidr: 10.20.0.1/24, uplink: vmbr0}
+      routed_bridge:
+        - {name: extra, node: pve1, bridge: vmbr6, uplink: vmbr0, cidr: 198.51.100.5/32,
+           addresses: [198.51.100.7]}
 
 An entry's arguments are its component's argument model
 (``components.arguments``): the same names, types, defaults and meanings, so
@@ -19,7 +28,7 @@ and resource names, unique names); numbers are whole numbers and booleans are
 boolean). The components check the values against each other (addresses and
 gateways, VLAN ids and names, bond modes and options...) with the providers'
 rules, and ``components.stack`` the networks against each other (one NIC,
-bridge, bond, zone or vnet each).
+bridge, bond, zone or vnet each; one guest per forwarded port or routed address).
 Either way a problem is reported as a :class:`ConfigProblem` with the key path
 (``pvenet:networks.nat[0].cidr``) and a reason, and all problems of a stack
 come together in one :class:`StackConfigError`.
@@ -38,7 +47,9 @@ from pydantic import AfterValidator, BaseModel, ConfigDict, ValidationError
 from components.arguments import (
     BondedUplinkArgs,
     BridgedNetworkArgs,
+    MasqueradeBridgeArgs,
     NatGatewayArgs,
+    RoutedBridgeArgs,
     RoutedSubnetArgs,
     VlanNetworkArgs,
 )
@@ -122,6 +133,14 @@ class NatEntry(NatGatewayArgs, Entry):
     """A network of mode ``nat``: a :class:`components.NatGateway`."""
 
 
+class MasqueradeEntry(MasqueradeBridgeArgs, Entry):
+    """A network of mode ``masquerade``: a :class:`components.MasqueradeBridge`."""
+
+
+class RoutedBridgeEntry(RoutedBridgeArgs, Entry):
+    """A network of mode ``routed_bridge``: a :class:`components.RoutedBridge`."""
+
+
 class Networks(BaseModel):
     """A stack's networks by mode; every mode is optional and empty by default."""
 
@@ -132,6 +151,8 @@ class Networks(BaseModel):
     vlans: list[VlanEntry] = []
     routed: list[RoutedEntry] = []
     nat: list[NatEntry] = []
+    masquerade: list[MasqueradeEntry] = []
+    routed_bridge: list[RoutedBridgeEntry] = []
 
     def entries(self) -> Iterator[tuple[str, str, Entry]]:
         """``(mode, "nat[0]", entry)`` for every network, mode by mode in the schema's order."""
@@ -147,6 +168,8 @@ ENTRY_MODELS: dict[str, type[Entry]] = {
     "vlans": VlanEntry,
     "routed": RoutedEntry,
     "nat": NatEntry,
+    "masquerade": MasqueradeEntry,
+    "routed_bridge": RoutedBridgeEntry,
 }
 
 

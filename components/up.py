@@ -17,7 +17,8 @@
    holds it.
 4. Runs ``pulumi up --refresh`` (``--destroy``: ``pulumi destroy``) without asking, streaming
    Pulumi's output (``components.deploy``: the program runs in this process), then prints
-   each node's ``/etc/network/interfaces`` and ``/etc/network/interfaces.d/sdn``. The refresh
+   each node's ``/etc/network/interfaces`` and ``/etc/network/interfaces.d/sdn``, and the
+   files of its host rules (``/etc/pvenet/rules.nft``, ...) where it has some. The refresh
    reads what the simulated nodes hold first, so a reset or hand-edited simulator is put
    right rather than taken as unchanged.
 
@@ -39,9 +40,11 @@ from components.deploy import run
 from components.project import PROJECT_ROOT, add_program_argument, load_project
 from components.render import format_files
 from provider.errors import PvenetError
+from provider.host.render import RENDERED_FILES
 from simulator.demo import run_demo
 from simulator.http.auth import AUTH_FILE, Auth
 from simulator.node import Node
+from simulator.ssh.host import Host
 from simulator.ssh.keys import ssh_environment
 
 STACK = "dev"
@@ -77,9 +80,15 @@ def start_simulator(out: TextIO, err: TextIO) -> str | None:
 
 
 def node_files(state_dir: Path) -> dict[str, dict[str, str | None]]:
-    """Each simulated node's network files, read from the simulator's state directory."""
+    """Each simulated node's network files and host rules files, read from the simulator's
+    state directory."""
     nodes = sorted(p.name for p in (state_dir / "nodes").iterdir() if p.is_dir())
-    return {name: Node(name, [], state_dir / "nodes" / name).files() for name in nodes}
+    files = {}
+    for name in nodes:
+        node = Node(name, [], state_dir / "nodes" / name)
+        host = Host(node)
+        files[name] = {**node.files(), **{path: host.read(path) for path in RENDERED_FILES}}
+    return files
 
 
 def _parser() -> argparse.ArgumentParser:

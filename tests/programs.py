@@ -14,8 +14,11 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
+import pytest
+
 from components.local_engine import LocalEngine
 from components.project import Project
+from provider.host.render import RENDERED_FILES
 from simulator.testing import SimulatorHandle
 
 APPLY_RE = re.compile(r"/nodes/[^/]+/network|/cluster/sdn")
@@ -37,6 +40,18 @@ def engine_for(project: Project, sim: SimulatorHandle, stack: str = "dev") -> Lo
     """A local engine for the project's stack, its connection pointed at ``sim``."""
     config = project.stack_config(stack, required=False)
     return LocalEngine(connected(config, sim), project=project.name, stack=stack)
+
+
+def ssh_to(sim: SimulatorHandle, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Host rules reach ``sim``'s nodes over its SSH face: ``PVENET_SSH_*`` as a user would
+    set them (its client key, known_hosts and per-node ports)."""
+    for key, value in sim.ssh_environment().items():
+        monkeypatch.setenv(key, value)
+
+
+def host_files(sim: SimulatorHandle, node: str = "pve1") -> dict[str, str | None]:
+    """The host rules' files a node holds now, by path (None: absent)."""
+    return {path: sim.host_file(path, node) for path in RENDERED_FILES}
 
 
 def writes(sim: SimulatorHandle) -> list[tuple[str, str]]:
@@ -71,3 +86,13 @@ def node_state(sim: SimulatorHandle, nodes: Sequence[str] = ("pve1",)) -> dict[s
 def expected(case: str, name: str) -> str:
     """The expected file ``tests/expected/<case>/<name>``."""
     return (EXPECTED / case / name).read_text()
+
+
+def expected_host_files(case: str) -> dict[str, str | None]:
+    """The files of a node's host rules (``tests/expected/<case>/rules.nft``, ...) by their
+    path on the node, as :func:`host_files` gives them (None: the case has no such file)."""
+    found: dict[str, str | None] = {}
+    for path in RENDERED_FILES:
+        file = EXPECTED / case / Path(path).name
+        found[path] = file.read_text() if file.exists() else None
+    return found

@@ -33,6 +33,7 @@ from typing import Any
 import pytest
 import yaml
 
+from components.classic import MasqueradeBridge, RoutedBridge
 from components.errors import InvalidArguments
 from components.local_engine import LocalEngine
 from components.node import BondedUplink, BridgedNetwork, VlanNetwork
@@ -52,7 +53,16 @@ CORPUS = Path(__file__).parent / "data" / "bad-inputs"
 MINIMUM = 200
 EXCEPTION_NAME = re.compile(r"\b[A-Z]\w*(?:Error|Exception)\b|Traceback")
 COMPONENTS = {
-    c.__name__: c for c in (BridgedNetwork, BondedUplink, VlanNetwork, NatGateway, RoutedSubnet)
+    c.__name__: c
+    for c in (
+        BridgedNetwork,
+        BondedUplink,
+        VlanNetwork,
+        NatGateway,
+        RoutedSubnet,
+        MasqueradeBridge,
+        RoutedBridge,
+    )
 }
 ROOT = load_project(PROJECT_ROOT)
 

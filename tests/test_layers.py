@@ -16,6 +16,7 @@ import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
 PURE = (
+    "components.host_rules",
     "provider.text",
     "provider.addresses",
     "provider.errors",

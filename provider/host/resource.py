@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import ipaddress
 import socket
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 import pulumi
@@ -35,6 +35,7 @@ from pulumi.dynamic import (
 )
 
 from provider import handover
+from provider.addresses import IpNetwork
 from provider.api.session import Call
 from provider.engine import ConfiguredProvider, coerce_numbers, is_unknown, unexpected_inputs
 from provider.errors import ApiCallFailed, ConnectionSettingsError, NodeError
@@ -56,7 +57,7 @@ from provider.node.client import Client
 from provider.problems import Problem
 from provider.text import shown
 
-INPUT_KEYS = ("node", "rules")
+INPUT_KEYS = ("node", "rules", "networks")
 OUTPUT_KEYS = ("rendered", "drift")
 NO_SSH = (
     "host rules are written over SSH, and no SSH is configured: set "
@@ -117,16 +118,22 @@ class HostRulesProvider(ConfiguredProvider):
         news["rendered"] = rendered(spec)
         for reminder in reminders(spec):
             pulumi.log.warn(f"{where}{reminder}")
-        if not is_unknown(node):
+        declared = _declared_networks(news.get("networks"))
+        if isinstance(declared, str):
+            failures.append(CheckFailure("networks", declared))
+        elif not is_unknown(node):
             failures += [
                 CheckFailure(f"rules.{p.path}", f"{node}: {p.message}")
-                for p in self._check_on_node(str(node), spec)
+                for p in self._check_on_node(str(node), spec, declared)
             ]
         return CheckResult(news, failures)
 
-    def _check_on_node(self, node: str, spec: HostRulesSpec) -> list[Problem]:
+    def _check_on_node(
+        self, node: str, spec: HostRulesSpec, declared: Sequence[IpNetwork] = ()
+    ) -> list[Problem]:
         """Preview checks that read the node over the API (no writes, no SSH); skipped when
-        the node cannot be read."""
+        the node cannot be read. ``declared``: the networks the same deployment gives the
+        node (not there yet at the first preview)."""
         if not self.configured:
             return []
         try:
@@ -139,7 +146,7 @@ class HostRulesProvider(ConfiguredProvider):
         ssh_port = self._ssh.target(node, "")[1] if self._ssh is not None else 22
         ports = {self.settings.port: "the API", ssh_port: "SSH"}
         found = lockout_problems(spec, ports, management)
-        mine = [ipaddress.ip_network(m.source) for m in spec.masquerade]
+        mine = [*(ipaddress.ip_network(m.source) for m in spec.masquerade), *declared]
         for index, forward in enumerate(spec.forwards):
             if not any(forward.guest in net for net in [*networks, *mine]):
                 held = ", ".join(str(n) for n in networks) or "none"
@@ -231,7 +238,7 @@ class HostRulesProvider(ConfiguredProvider):
             "rendered": rendered(observed),
             "drift": drift,
         }
-        return ReadResult(id_, outs, {k: outs[k] for k in INPUT_KEYS})
+        return ReadResult(id_, outs, {k: outs.get(k) for k in INPUT_KEYS})
 
     # -- helpers ---------------------------------------------------------------------------------
 
@@ -239,6 +246,7 @@ class HostRulesProvider(ConfiguredProvider):
         return {
             "node": inputs["node"],
             "rules": inputs["rules"],
+            "networks": inputs.get("networks"),
             "rendered": inputs.get("rendered") or rendered(_spec(str(inputs["node"]), inputs)),
             "drift": [],
         }
@@ -274,6 +282,18 @@ def node_networks(client: Client) -> list[ipaddress.IPv4Network | ipaddress.IPv6
     return networks
 
 
+def _declared_networks(value: Any) -> list[IpNetwork] | str:
+    """The ``networks`` input as networks, or why it is not a list of them (unknown: [])."""
+    if value is None or is_unknown(value):
+        return []
+    if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+        return f"must be a list of networks such as '10.10.10.0/24', not {value!r}"
+    try:
+        return [ipaddress.ip_network(v, strict=False) for v in value]
+    except ValueError as error:
+        return f"{error}: give networks such as '10.10.10.0/24'"
+
+
 def _spec(node: str, props: Mapping[str, Any]) -> HostRulesSpec:
     spec, problems = parse_rules(props.get("rules") or {})
     if spec is None:
@@ -287,7 +307,9 @@ class HostRules(Resource, module="pvenet", name="HostRules"):
     ``rules`` holds ``forwards`` (``protocol``, ``port``, ``to``, ``to_port``, ``address``,
     ``interface``, ``hairpin``, ``comment``), ``masquerade`` (``source``, ``interface``,
     ``comment``), ``ip_forward`` (``ipv4``, ``ipv6``), ``proxy_arp`` (interface names) and
-    ``routes`` (``address``, ``interface``). A node has one ``HostRules``.
+    ``routes`` (``address``, ``interface``). A node has one ``HostRules``. ``networks``
+    lists the guest networks the same deployment creates on the node (an SDN subnet, a
+    bridge's): the preview counts them as the node's before they exist.
     """
 
     node: pulumi.Output[str]
@@ -301,11 +323,12 @@ class HostRules(Resource, module="pvenet", name="HostRules"):
         *,
         node: pulumi.Input[str],
         rules: pulumi.Input[Mapping[str, Any]],
+        networks: pulumi.Input[list[str]] | None = None,
         opts: pulumi.ResourceOptions | None = None,
     ) -> None:
         super().__init__(
             HostRulesProvider(),
             resource_name,
-            {"node": node, "rules": rules, "rendered": None, "drift": None},
+            {"node": node, "rules": rules, "networks": networks, "rendered": None, "drift": None},
             opts,
         )

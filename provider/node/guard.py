@@ -6,6 +6,10 @@ under it (its bridge ports, bond slaves, VLAN parent) form the management
 path. Deleting or rewiring anything on that path (its type, ports, VLAN parent
 or id, addresses, gateways, MTU, bond mode) can leave the node unreachable
 after the reload, so such a change needs ``allow_management_change=True``.
+A bridge that holds the address only as a single host address (``/32``,
+``/128``) with no gateway, while another interface holds it with its network
+(the classic routed setup's guest bridge), reaches nothing but its guests:
+it is not on the path.
 
 The DHCP guard. Proxmox's API cannot write ``inet dhcp`` (or ``inet6 auto``):
 every PUT recomputes the method from the request alone, so any write to such
@@ -30,11 +34,24 @@ def _holds(spec: Spec, addresses: Collection[str]) -> bool:
     return False
 
 
+def _host_only(spec: Spec) -> bool:
+    """Whether ``spec``'s addresses are single host addresses with no gateway."""
+    cidrs = [ipaddress.ip_interface(c) for c in (spec.cidr, spec.cidr6) if c]
+    gateways = (spec.gateway, spec.gateway6)
+    return (
+        bool(cidrs)
+        and not any(gateways)
+        and all(c.network.prefixlen == c.network.max_prefixlen for c in cidrs)
+    )
+
+
 def management_path(
     addresses: Collection[str], specs: Mapping[str, Spec], links: Mapping[str, Link]
 ) -> list[str]:
     """Interfaces carrying the management address, and what they are built on."""
-    roots = sorted(name for name, spec in specs.items() if _holds(spec, addresses))
+    holding = {name: spec for name, spec in specs.items() if _holds(spec, addresses)}
+    networked = [spec for spec in holding.values() if not _host_only(spec)]
+    roots = sorted(name for name, spec in holding.items() if not (networked and _host_only(spec)))
     path: list[str] = []
     pending = list(roots)
     while pending:

@@ -162,10 +162,10 @@ def test_routed_ipv6_block(mocks: RecordingMocks) -> pulumi.Output[Any]:
 
 
 def test_docs_say_what_each_mode_is_and_when_to_choose_it() -> None:
-    """Routed: the upstream must route the block; NAT: SNAT only, no port forwarding."""
-    routed, nat = RoutedSubnet.__doc__ or "", NatGateway.__doc__ or ""
+    """Routed: the upstream must route the block; NAT: SNAT from Proxmox, forwards from pvenet."""
+    routed, nat = RoutedSubnet.__doc__ or "", " ".join((NatGateway.__doc__ or "").split())
     assert "must route the block to the" in routed
-    assert "no port forwarding" in " ".join(nat.split())
+    assert "SNAT only, with no port forwarding; ``forwards`` make guests reachable" in nat
     assert "dnsmasq" in nat
 
 

@@ -24,6 +24,7 @@ from pulumi import automation as auto
 from components.project import PROGRAM_FILE, PROJECT_FILE, PROJECT_ROOT
 from components.pulumi_cli import cli_environment
 from components.render import format_files
+from provider.host.render import RENDERED_FILES
 from simulator.testing import SimulatorHandle
 
 PASSPHRASE = "engine-tier"
@@ -92,6 +93,7 @@ class Deployment:
             "PULUMI_BACKEND_URL": f"file://{workdir / 'backend'}",
             "PULUMI_HOME": str(deployment.home),
             "PULUMI_CONFIG_PASSPHRASE": PASSPHRASE,
+            **sim.ssh_environment(),  # host rules reach the nodes over the simulator's SSH
         }
         deployment.pulumi("stack", "init")
         deployment.pulumi("config", "set", "pvenet:endpoint", sim.url)
@@ -167,8 +169,17 @@ class Deployment:
         return done.stdout
 
     def files(self) -> str:
-        """The nodes' network files now, formatted as ``render`` prints them."""
-        return format_files({node: self.sim.files(node) for node in self.nodes})
+        """The nodes' network files and host rules files now, formatted as ``render`` prints
+        them."""
+        return format_files(
+            {
+                node: {
+                    **self.sim.files(node),
+                    **{path: self.sim.host_file(path, node) for path in RENDERED_FILES},
+                }
+                for node in self.nodes
+            }
+        )
 
     def edit(self, name: str, old: str, new: str) -> None:
         """Change one input: replace ``old`` (which must occur once) in the copy's file."""

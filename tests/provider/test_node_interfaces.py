@@ -547,6 +547,26 @@ def test_the_lockout_guard_covers_mode_gateway_mtu_and_vlan_of_the_management_pa
     assert not node_interfaces.check({}, {**news, "allow_management_change": True}).failures
 
 
+def test_a_guest_bridge_with_the_node_address_as_a_host_address_is_not_the_management_path(
+    simulator: SimulatorHandle, node_interfaces: NodeInterfacesProvider
+) -> None:
+    """The classic routed setup puts the node's address on a port-less bridge as a /32 (the
+    guests' gateway) while vmbr0 keeps it with its network: the bridge is created and deleted
+    without allow_management_change; vmbr0 itself stays guarded."""
+    bridge = {"iface": "vmbr6", "type": "bridge", "bridge_ports": [], "cidr": "192.168.10.2/32"}
+    news = {"node": "pve1", "interfaces": [bridge]}
+    assert not node_interfaces.check({}, news).failures
+    created = node_interfaces.create(node_interfaces.check({}, news).inputs)
+    assert "iface vmbr6 inet static\n\taddress 192.168.10.2/32\n" in (
+        simulator.files()[INTERFACES] or ""
+    )
+    node_interfaces.delete(created.id, created.outs)
+    assert "vmbr6" not in (simulator.files()[INTERFACES] or "")
+    vmbr0 = {"iface": "vmbr0", "type": "bridge", "bridge_ports": [], "cidr": "192.168.10.2/24"}
+    failures = node_interfaces.check({}, {**news, "interfaces": [vmbr0], "adopt": True}).failures
+    assert any("vmbr0 carries the management path" in f.reason for f in failures), failures
+
+
 def test_an_interface_the_node_addresses_by_dhcp_is_not_written_unless_allowed(
     simulator: SimulatorHandle, node_interfaces: NodeInterfacesProvider
 ) -> None:

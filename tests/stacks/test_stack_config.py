@@ -66,7 +66,7 @@ CASES: list[tuple[str, Edit, list[str]]] = [
         lambda n: n.update(bridges=[]),
         [
             "pvenet:networks.bridges: is not a network mode; the modes are bridged, bonded, "
-            "vlans, routed, nat"
+            "vlans, routed, nat, masquerade, routed_bridge"
         ],
     ),
     (
@@ -74,7 +74,7 @@ CASES: list[tuple[str, Edit, list[str]]] = [
         lambda n: n["nat"][0].update(dhcp=["10.10.10.100", "10.10.10.200"]),
         [
             "pvenet:networks.nat[0].dhcp: is not an argument of nat networks; use name, zone, "
-            "vnet, cidr, dhcp_range, dns_server, nodes, mtu"
+            "vnet, cidr, dhcp_range, dns_server, nodes, mtu, forwards, hairpin, uplink"
         ],
     ),
     (
@@ -154,6 +154,94 @@ CASES: list[tuple[str, Edit, list[str]]] = [
         [
             "pvenet:networks.nat[0].zone: zone 'pubrt' is also pvenet:networks.routed[0].zone's; "
             "SDN ids are cluster-wide, so each network needs its own zone"
+        ],
+    ),
+    (
+        "a forwarded port out of range",
+        lambda n: n["nat"][0]["forwards"][0].update(port=70000),
+        ["pvenet:networks.nat[0].forwards[0].port: 70000 is out of range: ports are 1 to 65535"],
+    ),
+    (
+        "a forward to an address outside the network",
+        lambda n: n["nat"][0]["forwards"][0].update(to="10.99.0.5"),
+        [
+            "pvenet:networks.nat[0].forwards[0].to: 10.99.0.5 is not in 10.10.10.0/24: forward "
+            "to a guest of this network"
+        ],
+    ),
+    (
+        "a NAT forward that names no node",
+        lambda n: n["nat"][0]["forwards"][0].pop("node"),
+        ["pvenet:networks.nat[0].forwards[0].node: is required: the node the guest runs on"],
+    ),
+    (
+        "two forwards of two networks on one port of a node",
+        lambda n: n["masquerade"][0]["forwards"][0].update(port="8000-8100", to_port=None),
+        [
+            "pvenet:networks.masquerade[0].forwards[0].port: tcp port 8000-8100 of pve1 is "
+            "forwarded to 10.10.10.5 by pvenet:networks.nat[0].forwards[0] already; one port of "
+            "one address goes to one guest: give one of them another port or external address"
+        ],
+    ),
+    (
+        "a comment that would end the nftables string",
+        lambda n: n["nat"][0]["forwards"][0].update(comment='web"; flush ruleset; "'),
+        [
+            "pvenet:networks.nat[0].forwards[0].comment: comment 'web\"; flush ruleset; \"' "
+            "holds '\"' at character 4, which an nftables string cannot hold; remove it"
+        ],
+    ),
+    (
+        "an uplink name with shell syntax",
+        lambda n: n["masquerade"][0].update(uplink="vmbr0; reboot"),
+        [
+            "pvenet:networks.masquerade[0].uplink: 'vmbr0; reboot' is not a valid interface "
+            "name: start with a letter, then letters, digits or '_' (no '-'), optionally '.N' "
+            "for a VLAN"
+        ],
+    ),
+    (
+        "hairpin on an SDN network without its uplink",
+        lambda n: n["nat"][0].update(hairpin=True),
+        [
+            "pvenet:networks.nat[0].uplink: is required: the interface with the node's address "
+            "(hairpin masquerades out of it)"
+        ],
+    ),
+    (
+        "a classic bridge named like another network's bridge",
+        lambda n: n["masquerade"][0].update(bridge="vmbr2"),
+        [
+            "pvenet:networks.masquerade[0].bridge: 'vmbr2' on pve1 is also created by "
+            "pvenet:networks.bridged[0].bridge; each interface belongs to one network"
+        ],
+    ),
+    (
+        "one guest address routed by two networks",
+        lambda n: n.update(
+            routed_bridge=[
+                {"name": f"extra{i}", "node": "pve1", "bridge": f"vmbr{6 + i}", "uplink": "vmbr0"}
+                | {"cidr": "192.168.10.2/32", "addresses": ["192.168.10.50"]}
+                for i in (1, 2)
+            ]
+        ),
+        [
+            "pvenet:networks.routed_bridge[1].addresses[0]: 192.168.10.50 on pve1 is routed by "
+            "pvenet:networks.routed_bridge[0].addresses[0] already (through vmbr7); an address "
+            "belongs to one guest"
+        ],
+    ),
+    (
+        "a routed address with a prefix",
+        lambda n: n.update(
+            routed_bridge=[
+                {"name": "extra", "node": "pve1", "bridge": "vmbr6", "uplink": "vmbr0"}
+                | {"cidr": "192.168.10.2/32", "addresses": ["192.168.10.50/24"]}
+            ]
+        ),
+        [
+            "pvenet:networks.routed_bridge[0].addresses[0]: '192.168.10.50/24': routes are to "
+            "single addresses ('192.168.10.50/32')"
         ],
     ),
     (

@@ -19,9 +19,19 @@ import pytest
 
 from components.local_engine import LocalEngine
 from components.project import PROJECT_ROOT, load_project
+from provider.host.render import RENDERED_FILES
 from simulator.node import INTERFACES, INTERFACES_NEW, SDN_INTERFACES
 from simulator.testing import SimulatorHandle, running_simulator
-from tests.programs import applies, connected, expected, node_state, writes
+from tests.programs import (
+    applies,
+    connected,
+    expected,
+    expected_host_files,
+    host_files,
+    node_state,
+    ssh_to,
+    writes,
+)
 
 ROOT = load_project(PROJECT_ROOT)
 NETWORKS = "pvenet:networks"
@@ -62,10 +72,14 @@ def two_nodes(tmp_path: Path) -> Iterator[SimulatorHandle]:
         yield sim
 
 
-def test_dev_stack_previews_deploys_stays_changes_and_destroys(simulator: SimulatorHandle) -> None:
-    """All four modes on pve1: the files Proxmox writes, one node apply and one SDN apply for
-    all five networks, a no-op second run, a change of two networks (again one of each), and
-    a destroy back to the installer's node."""
+def test_dev_stack_previews_deploys_stays_changes_and_destroys(
+    simulator: SimulatorHandle, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Every mode on pve1: the files Proxmox writes, one node apply and one SDN apply for all
+    six networks, one set of host rules for the forwards and the classic masquerade, a no-op
+    second run, a change of two networks (again one of each), and a destroy back to the
+    installer's node."""
+    ssh_to(simulator, monkeypatch)
     before = node_state(simulator)
     engine = LocalEngine(dev_config(simulator))
     program = ROOT.program()
@@ -75,12 +89,13 @@ def test_dev_stack_previews_deploys_stays_changes_and_destroys(simulator: Simula
     assert engine.state == {}
 
     engine.run(program)
-    assert sorted(engine.steps("create")) == ["pve1-interfaces", "sdn-networks"]
+    assert sorted(engine.steps("create")) == ["pve1-host-rules", "pve1-interfaces", "sdn-networks"]
     assert sorted(applies(simulator)) == [SDN_APPLY, NODE_APPLY.format("pve1")]
     files = simulator.files()
     assert files[INTERFACES] == expected("stack-dev/pve1", "interfaces")
     assert files[SDN_INTERFACES] == expected("stack-dev/pve1", "sdn")
     assert files[INTERFACES_NEW] is None, "nothing left staged"
+    assert host_files(simulator) == expected_host_files("stack-dev/pve1")
     assert engine.outputs == {
         "dmz": {"mode": "bridged", "attach": "vmbr2", "gateway": None, "cidr": None},
         "uplink": {"mode": "bonded", "attach": "vmbr1", "gateway": None, "cidr": None},
@@ -97,21 +112,30 @@ def test_dev_stack_previews_deploys_stays_changes_and_destroys(simulator: Simula
             "gateway": "10.10.10.1",
             "cidr": "10.10.10.0/24",
         },
+        "build": {
+            "mode": "masquerade",
+            "attach": "vmbr5",
+            "gateway": "10.30.0.1",
+            "cidr": "10.30.0.0/24",
+        },
     }
 
     simulator.requests.clear()
     engine.run(program)
     assert writes(simulator) == [], "a second run with nothing changed writes nothing"
-    assert len(engine.steps("same")) == 2
+    assert len(engine.steps("same")) == 3
 
     def edit(networks: dict[str, Any]) -> None:
         networks["vlans"][0]["cidr"] = "10.20.0.3/24"
         networks["nat"][0]["dhcp_range"] = ["10.10.10.50", "10.10.10.99"]
+        networks["nat"][0]["forwards"][0]["port"] = 8081
 
     engine.config = changed(engine.config, edit)
     simulator.requests.clear()
     engine.run(program)
-    assert sorted(engine.steps("update")) == ["pve1-interfaces", "sdn-networks"]
+    assert sorted(engine.steps("update")) == ["pve1-host-rules", "pve1-interfaces", "sdn-networks"]
+    rules = host_files(simulator)[RENDERED_FILES[0]] or ""
+    assert "fib daddr type local tcp dport 8081 dnat ip to 10.10.10.5:80" in rules
     assert sorted(applies(simulator)) == [SDN_APPLY, NODE_APPLY.format("pve1")]
     assert "iface vmbr1.20 inet static\n\taddress 10.20.0.3/24\n" in simulator.files()[INTERFACES]
     subnets = simulator.proxmox().cluster.sdn.vnets("labnet").subnets.get(running=1)
@@ -122,6 +146,7 @@ def test_dev_stack_previews_deploys_stays_changes_and_destroys(simulator: Simula
     engine.destroy()
     assert engine.state == {}
     assert node_state(simulator) == before, "destroy leaves the node as it started"
+    assert set(host_files(simulator).values()) == {None}, "and nothing of pvenet's"
 
 
 def test_prod_stack_deploys_each_node_and_changes_only_the_one_edited(
@@ -137,6 +162,7 @@ def test_prod_stack_deploys_each_node_and_changes_only_the_one_edited(
 
     engine.run(program)
     assert sorted(engine.steps("create")) == ["pve1-interfaces", "pve2-interfaces", "sdn-networks"]
+    assert not [n for n, _s in engine.operations if "host" in n], "no host rules, no SSH"
     for node in nodes:
         files = two_nodes.files(node)
         assert files[INTERFACES] == expected(f"stack-prod/{node}", "interfaces")

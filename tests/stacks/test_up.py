@@ -96,3 +96,14 @@ def test_a_directory_that_is_not_a_project_is_refused_before_anything_starts(
     err = io.StringIO()
     assert up.main(["--program", str(tmp_path)], out=io.StringIO(), err=err) == 2
     assert err.getvalue() == f"up: {tmp_path} is not a Pulumi project: it has no Pulumi.yaml\n"
+
+
+def test_the_files_up_shows_include_the_host_rules_of_each_node(tmp_path: Path) -> None:
+    """After the dev stack's up, the node's rules file shows beside its network files."""
+    with running_simulator(state_dir=tmp_path / "sim") as sim:
+        rules = "table inet pvenet {\n}\n"
+        sim.ssh.run("pve1", "install -D -m 0644 /dev/stdin /etc/pvenet/rules.nft", rules.encode())
+    shown = up.node_files(tmp_path / "sim")
+    assert shown["pve1"]["/etc/pvenet/rules.nft"] == rules
+    assert shown["pve1"]["/etc/sysctl.d/90-pvenet.conf"] is None
+    assert shown["pve1"]["/etc/network/interfaces"] is not None
