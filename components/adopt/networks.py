@@ -162,6 +162,10 @@ def propose(
             proposal.left[name] = "; ".join(p.message for p in problems)
             continue
         specs[name] = spec
+    for name, spec in list(specs.items()):
+        if reason := _built_on_unmodelled(spec, items):
+            proposal.left[name] = reason
+            del specs[name]
     proposal.networks = _networks(node, specs, proposal.left)
     report(proposal, items, lines)
     return proposal
@@ -217,6 +221,20 @@ def _left_because(name: str, item: Mapping[str, Any]) -> str | None:
             "every interface they manage; add the auto line to manage it"
         )
     return _type_reason(name, item)
+
+
+def _built_on_unmodelled(spec: Spec, items: Mapping[str, Mapping[str, Any]]) -> str | None:
+    """Why an interface built on one pvenet does not model (OVS, or made by hook commands)
+    cannot be a network: pvenet's planner cannot order writes around what it cannot see."""
+    for below in [*spec.ports(), spec.parent()]:
+        kind = items.get(below or "", {}).get("type")
+        if below and below in items and kind not in (*_MANAGED_TYPES, "eth"):
+            return (
+                f"{spec.iface} is built on {below}, of a type pvenet does not model "
+                f"({kind or 'unknown'}: made by hook commands, or Open vSwitch); it is left as "
+                "it is"
+            )
+    return None
 
 
 def _type_reason(name: str, item: Mapping[str, Any]) -> str | None:
@@ -505,7 +523,7 @@ def _hook_reason(hook: Hook, problem: str | None = None) -> str:
     if hook.rule is None:
         why = f" (as a host rule: {problem})" if problem else ""
         return (
-            f"a {hook.when} command pvenet does not express{why}; keep it in a script of your "
+            f"a '{hook.when}' command pvenet does not express{why}; keep it in a script of your "
             "own (or this file), pvenet leaves it"
         )
     if hook.removes:

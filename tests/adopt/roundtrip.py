@@ -61,8 +61,17 @@ def first_up(proposal: Proposal, nics: Sequence[str], text: str) -> Up:
 
 
 def rendered_from_scratch(proposal: Proposal, nics: Sequence[str], text: str) -> str:
-    """The node's file after the stack's ``up`` on a node without the adopted interfaces."""
-    return _up(proposal, nics, without_managed(text, proposal.managed)).file
+    """The node's file after the stack's ``up`` on a node without the adopted interfaces.
+
+    As Proxmox prints it: with nothing to create, no write rewrote the file, and
+    Proxmox's writer prints its own output again unchanged.
+    """
+    return canonical(_up(proposal, nics, without_managed(text, proposal.managed)).file, nics)
+
+
+def canonical(text: str, nics: Sequence[str]) -> str:
+    """``text`` as Proxmox's writer prints it (the simulator's own reader and writer)."""
+    return render_interfaces(read_interfaces(text, nics))
 
 
 def without_managed(text: str, managed: Collection[str]) -> str:
@@ -84,7 +93,7 @@ def expected_file(proposal: Proposal, nics: Sequence[str], text: str) -> str:
     """The file as Proxmox prints it, less the reported lines of the managed stanzas."""
     dropped = reported_in_managed(proposal, scan(text))
     kept = [line.text for line in scan(text) if line.number not in dropped]
-    return render_interfaces(read_interfaces("\n".join(kept) + "\n", nics))
+    return canonical("\n".join(kept) + "\n", nics)
 
 
 def reported_in_managed(proposal: Proposal, lines: Sequence[SourceLine]) -> set[int]:
