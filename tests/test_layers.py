@@ -33,6 +33,9 @@ PURE = (
     "provider.sdn.wire",
     "provider.host.model",
     "provider.host.render",
+    "components.adopt.lines",
+    "components.adopt.hooks",
+    "components.adopt.networks",
 )
 IO = (
     "os",

@@ -12,6 +12,6 @@ move them out of the file.
 - ``components.adopt.lines``: where each line of the file belongs (pure);
 - ``components.adopt.hooks``: hook commands as host rules (pure);
 - ``components.adopt.networks``: a node's interfaces as the stack's networks (pure);
-- ``components.adopt.document``: the stack config and the report, as text (pure);
+- ``components.adopt.document``: the stack config and the report, as text;
 - ``components.adopt.__main__``: the command line (reads nodes or files, writes a stack).
 """

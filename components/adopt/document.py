@@ -1,4 +1,4 @@
-"""What adopting prints: the stack config (``pvenet:networks``) and the report (pure).
+"""What adopting prints: the stack config (``pvenet:networks``) and the report.
 
 The config is a stack file's ``config`` map, in the dev and prod stack files'
 format: ``pvenet:networks`` with one list per mode, in the schema's order

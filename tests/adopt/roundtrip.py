@@ -26,7 +26,7 @@ from simulator.http.requestlog import RequestLog
 from simulator.node import INTERFACES
 from simulator.node.read import read_interfaces
 from simulator.node.write import render_interfaces
-from simulator.testing import running_simulator
+from simulator.testing import SimulatorHandle, running_simulator
 
 
 @dataclass(frozen=True)
@@ -39,20 +39,26 @@ class Up:
 
 def _up(proposal: Proposal, nics: Sequence[str], interfaces: str) -> Up:
     with running_simulator(nodes=[proposal.node], nics=nics, interfaces=interfaces) as sim:
-        engine = LocalEngine(
-            {
-                "pvenet:endpoint": sim.url,
-                "pvenet:apiToken": sim.token,
-                "pvenet:caCert": str(sim.ca_file),
-                "pvenet:networks": networks_config([proposal]),
-            },
-        )
-        engine.run(root_program)
-        log: RequestLog = sim.requests
-        writes = [(e.method, e.path) for e in log.entries() if e.method != "GET"]
-        text = sim.files(proposal.node)[INTERFACES]
-        assert text is not None
-        return Up(writes, text)
+        return up_on(sim, [proposal])
+
+
+def up_on(sim: SimulatorHandle, proposals: Sequence[Proposal]) -> Up:
+    """``up`` of the root program with the proposals' networks on a running simulator."""
+    sim.requests.clear()
+    engine = LocalEngine(
+        {
+            "pvenet:endpoint": sim.url,
+            "pvenet:apiToken": sim.token,
+            "pvenet:caCert": str(sim.ca_file),
+            "pvenet:networks": networks_config(proposals),
+        },
+    )
+    engine.run(root_program)
+    log: RequestLog = sim.requests
+    writes = [(e.method, e.path) for e in log.entries() if e.method != "GET"]
+    text = sim.files(proposals[0].node)[INTERFACES]
+    assert text is not None
+    return Up(writes, text)
 
 
 def first_up(proposal: Proposal, nics: Sequence[str], text: str) -> Up:
