@@ -3,6 +3,7 @@
 ::
 
     python -m components.render [--stack NAME] [--base FILE] [--program DIR] [--nics LIST]
+    python -m components.render --diagram [--stack NAME]
 
 Runs a stack's program (the root program with ``Pulumi.<stack>.yaml`` by
 default, or the project in ``--program DIR``, such as ``examples/homelab``)
@@ -16,6 +17,9 @@ reviewer wants to see in a pull request.
 
 It needs no credentials and no Pulumi CLI: the stack's endpoint and token are
 replaced by the simulator's, so nothing reaches a real node.
+
+``--diagram`` prints the stack's topology as a Mermaid flowchart instead
+(``components.diagram``), from its ``pvenet:networks`` alone: nothing runs.
 """
 
 from __future__ import annotations
@@ -29,8 +33,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TextIO
 
+from components.adopt.document import HOST_RULES_KEY
+from components.diagram import diagram
 from components.local_engine import CheckFailed, LocalEngine, Recorder, run_with_mocks
 from components.project import PROJECT_ROOT, Project, add_program_argument, load_project
+from components.stack_schema import CONFIG_KEY, parse_networks
 from provider.errors import PvenetError
 from simulator.cluster import DEFAULT_NICS
 from simulator.node import INTERFACES, SDN_INTERFACES
@@ -146,6 +153,18 @@ def format_diff(files: NodeFiles, base: str) -> str:
     return "\n".join(parts)
 
 
+def _diagram(program: Path, stack: str, out: TextIO, err: TextIO) -> int:
+    """``--diagram``: the Mermaid flowchart of the stack's ``pvenet:networks``."""
+    try:
+        config = load_project(program).stack_config(stack)
+        networks = parse_networks(config.get(CONFIG_KEY))
+    except PvenetError as error:
+        err.write(f"render: {error}\n")
+        return 1
+    out.write(diagram(networks, config.get(HOST_RULES_KEY)))
+    return 0
+
+
 def _ended(text: str) -> str:
     return text if not text or text.endswith("\n") else text + "\n"
 
@@ -171,6 +190,11 @@ def _parser() -> argparse.ArgumentParser:
         default=",".join(DEFAULT_NICS),
         help="the nodes' physical NICs, comma-separated (default %(default)s)",
     )
+    parser.add_argument(
+        "--diagram",
+        action="store_true",
+        help="print the stack's topology as a Mermaid flowchart (from pvenet:networks)",
+    )
     return parser
 
 
@@ -179,6 +203,8 @@ def main(
 ) -> int:
     """The command line; the exit status (1 when the program or a provider refuses)."""
     args = _parser().parse_args(argv)
+    if args.diagram:
+        return _diagram(args.program, args.stack, out, err)
     try:
         base = args.base.read_text() if args.base else None
     except OSError as error:
