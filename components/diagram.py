@@ -28,6 +28,8 @@ from typing import Any
 from components.stack_schema import Networks
 
 UPSTREAM = "upstream"
+Edge = tuple[str, str, str, str | None]
+"""An edge to draw after the boxes: source id, target id, arrow, label."""
 _ID_RE = re.compile(r"[^A-Za-z0-9_]")
 
 
@@ -72,9 +74,9 @@ def diagram(networks: Networks, host_rules: Mapping[str, Any] | None = None) -> 
     """The Mermaid flowchart of these networks (and host rules by node)."""
     chart = _Chart()
     entries = list(networks.entries())
-    nodes = sorted({str(e.node) for _m, _w, e in entries if getattr(e, "node", None)})
+    nodes = sorted({str(n) for _m, _w, e in entries if (n := getattr(e, "node", None))})
     nodes += sorted(set(host_rules or {}) - set(nodes))
-    edges: list[tuple[str, str, str, str | None]] = []
+    edges: list[Edge] = []
     for node in nodes:
         chart.group(node_id("node", node), label(f"node {node}"))
         for mode, _where, entry in entries:
@@ -93,9 +95,6 @@ def diagram(networks: Networks, host_rules: Mapping[str, Any] | None = None) -> 
     for source, target, arrow, text in edges:
         chart.edge(source, target, arrow, text)
     return "\n".join(chart.lines) + "\n"
-
-
-Edge = tuple[str, str, str, str | None]
 
 
 def _nic(chart: _Chart, node: str, name: str) -> str:
