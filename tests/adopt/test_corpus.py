@@ -116,3 +116,27 @@ def test_hook_lines_become_host_rules() -> None:
         ("proxy_arp", "enp7s0"),
         ("ip_forward", "ipv4"),
     }
+
+
+LEFT = [
+    ("09-dhcp-bridge", 9, "vmbr0 gets its address by inet dhcp"),
+    ("10-openvswitch", 8, "ovsbr0 is Open vSwitch (OVSBridge)"),
+    ("15-stp-bridge", 20, "vmbr1 runs STP (bridge-stp on)"),
+    ("16-hotplug-and-manual-start", 18, "vmbr9 is not started at boot (no 'auto vmbr9')"),
+    ("17-alias-and-dummy", 15, "vmbr0:1 is of a type pvenet does not model (alias)"),
+    ("05-routed-pointopoint", 8, "enp7s0 is a NIC with an address of its own"),
+    ("12-vlan-aware-usb-nic", None, None),
+]
+
+
+@pytest.mark.parametrize(("stem", "line", "reason"), LEFT, ids=[case[0] for case in LEFT])
+def test_what_is_left_on_the_node_is_reported_at_its_line(
+    stem: str, line: int | None, reason: str | None
+) -> None:
+    """An interface the stack cannot write as the node has it: named at its ``iface`` line."""
+    _text, _nics, proposal = adopted(CORPUS / f"{stem}.interfaces")
+    left = [(f.line, f.reason) for f in proposal.findings if f.text.startswith("iface ")]
+    if reason is None:
+        assert left == [], "every interface of this file is adopted"
+        return
+    assert any(at == line and why.startswith(reason) for at, why in left), left
