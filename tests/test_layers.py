@@ -36,6 +36,7 @@ PURE = (
     "components.adopt.lines",
     "components.adopt.hooks",
     "components.adopt.networks",
+    "components.adopt.sdn",
 )
 IO = (
     "os",

@@ -37,7 +37,8 @@ import yaml
 from components.adopt.document import report_lines, stack_config, stack_text, yaml_text
 from components.adopt.lines import NotAnInterfacesFile, require_interfaces_file, scan
 from components.adopt.networks import Proposal, propose
-from components.adopt.proof import confirm
+from components.adopt.proof import confirm, confirm_sdn
+from components.adopt.sdn import observed, propose_sdn
 from components.project import ProjectError, add_program_argument, load_project
 from provider.api.session import ApiSession, Call
 from provider.api.settings import settings_from
@@ -46,6 +47,7 @@ from provider.names import NODE_RE
 from provider.node import dialect
 from provider.node.client import Client
 
+SDN = "/cluster/sdn"
 DEFAULT_NODE = "pve1"
 """The node a ``--file`` describes when ``--node`` does not say."""
 
@@ -112,9 +114,35 @@ def from_api(settings: Any, nodes: Sequence[str]) -> list[Proposal]:
                     "first (GUI: System > Network), then adopt what the node runs"
                 )
             proposals.append(confirm(propose(node, view.items), view.items))
-        return proposals
+        return [*proposals, _sdn_proposal(session)]
     finally:
         session.close()
+
+
+def _sdn_proposal(session: ApiSession) -> Proposal:
+    """The cluster's Simple zones as routed and NAT networks (the SDN config as listed)."""
+    try:
+        zones = session.call("GET", f"{SDN}/zones", kind=Call.READ) or []
+        vnets = session.call("GET", f"{SDN}/vnets", kind=Call.READ) or []
+        subnets = {
+            str(vnet["vnet"]): session.call(
+                "GET", f"{SDN}/vnets/{vnet['vnet']}/subnets", kind=Call.READ
+            )
+            or []
+            for vnet in vnets
+        }
+    except ApiCallFailed as error:
+        raise AdoptError(f"the cluster's SDN config did not answer ({error.describe()})") from None
+    proposal = propose_sdn(zones, vnets, subnets)
+    zone_items = {str(item["zone"]): item for item in zones}
+    vnet_items = {str(item["vnet"]): item for item in vnets}
+    states = {
+        n.entry["zone"]: observed(
+            zone_items[n.entry["zone"]], vnet_items[n.entry["vnet"]], subnets[n.entry["vnet"]]
+        )
+        for n in proposal.networks
+    }
+    return confirm_sdn(proposal, states)
 
 
 def write_stack(path: Path, proposals: Sequence[Proposal], source: str) -> bool:

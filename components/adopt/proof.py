@@ -22,13 +22,18 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from components.adopt.networks import Network, Proposal, leave, report
+from components.adopt.networks import Finding, Network, Proposal, leave, report
+from components.adopt.sdn import CLUSTER
 from components.errors import InvalidArguments
 from components.node import BondedUplink, BridgedNetwork, VlanNetwork, _NodeComponent
+from components.sdn import NatGateway, RoutedSubnet, _subnet
 from provider.node.model import parse_interfaces
 from provider.node.transaction import resolve
 from provider.node.verify import verify
 from provider.node.wire import spec_from_api
+from provider.sdn.model import DhcpRange, require_sdn
+from provider.sdn.plan import SdnState, desired_state
+from provider.sdn.plan import verify as verify_sdn
 
 COMPONENTS: Mapping[str, type[_NodeComponent]] = {
     "bridged": BridgedNetwork,
@@ -113,3 +118,49 @@ def _set_problem(proposal: Proposal) -> tuple[Network, str] | None:
             index = int(problem.path.split("[", 1)[1].split("]", 1)[0])
             return owners[index], f"{problem.message}; left as it is"
     return None
+
+
+def confirm_sdn(proposal: Proposal, states: Mapping[str, SdnState]) -> Proposal:
+    """Take out every SDN network the component refuses or whose ``up`` would write.
+
+    ``states``: each proposed zone's objects as read (``components.adopt.sdn.observed``).
+    """
+    for network in list(proposal.networks):
+        reason = _refused_sdn(network) or _sdn_writes(network, states[network.entry["zone"]])
+        if reason:
+            proposal.networks.remove(network)
+            proposal.left[network.entry["zone"]] = reason
+            proposal.findings.append(Finding(CLUSTER, f"zone {network.entry['zone']}", reason))
+    return proposal
+
+
+def _refused_sdn(network: Network) -> str | None:
+    component = NatGateway if network.mode == "nat" else RoutedSubnet
+    arguments = {k: v for k, v in network.entry.items() if k != "name"}
+    try:
+        component.validate(network.name, **arguments)
+    except (InvalidArguments, TypeError) as error:
+        return f"zone {arguments['zone']}: pvenet would refuse it as a network: {error}"
+    return None
+
+
+def _sdn_writes(network: Network, state: SdnState) -> str | None:
+    """What an ``up`` of the network would change in the zone, if anything."""
+    entry = network.entry
+    dhcp = entry.get("dhcp_range")
+    subnet = _subnet(
+        entry["cidr"],
+        network.mode == "nat",
+        DhcpRange(start=dhcp[0], end=dhcp[1]) if dhcp else None,
+        entry.get("dns_server"),
+    )
+    raw = {"zone": entry["zone"], "vnet": entry["vnet"], "subnets": [subnet]}
+    raw.update({key: entry[key] for key in ("nodes", "mtu") if key in entry})
+    mismatches = verify_sdn(entry["zone"], entry["vnet"], desired_state(require_sdn(raw)), state)
+    if not mismatches:
+        return None
+    shown = "; ".join(str(m) for m in mismatches[:3])
+    return (
+        f"zone {entry['zone']}: as a {network.mode} network pvenet would change it ({shown}); "
+        "it is left as it is"
+    )

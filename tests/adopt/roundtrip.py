@@ -13,7 +13,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Collection, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -44,19 +44,24 @@ def _up(proposal: Proposal, nics: Sequence[str], interfaces: str) -> Up:
 
 def up_on(sim: SimulatorHandle, proposals: Sequence[Proposal]) -> Up:
     """``up`` of the root program with the proposals' networks on a running simulator."""
+    return up_with(sim, networks_config(proposals), proposals[0].node)
+
+
+def up_with(sim: SimulatorHandle, networks: Mapping[str, Any], node: str = "pve1") -> Up:
+    """``up`` of the root program with ``pvenet:networks`` on a running simulator (new state)."""
     sim.requests.clear()
     engine = LocalEngine(
         {
             "pvenet:endpoint": sim.url,
             "pvenet:apiToken": sim.token,
             "pvenet:caCert": str(sim.ca_file),
-            "pvenet:networks": networks_config(proposals),
+            "pvenet:networks": networks,
         },
     )
     engine.run(root_program)
     log: RequestLog = sim.requests
     writes = [(e.method, e.path) for e in log.entries() if e.method != "GET"]
-    text = sim.files(proposals[0].node)[INTERFACES]
+    text = sim.files(node)[INTERFACES]
     assert text is not None
     return Up(writes, text)
 

@@ -17,7 +17,7 @@ from components.adopt.__main__ import from_api, main
 from components.stack_schema import parse_networks
 from provider.api.settings import settings_from
 from simulator.testing import SimulatorHandle
-from tests.adopt.roundtrip import up_on
+from tests.adopt.roundtrip import up_on, up_with
 
 CORPUS = Path(__file__).resolve().parent.parent / "data" / "interfaces-corpus"
 PROJECT = Path(__file__).resolve().parent.parent.parent
@@ -150,3 +150,20 @@ def test_an_endpoint_that_does_not_answer_is_named(monkeypatch: pytest.MonkeyPat
     assert "https://127.0.0.1:9 did not list its nodes" in err
     assert "00000000-0000" not in err
     assert out == ""
+
+
+def test_sdn_zones_are_adopted_as_routed_and_nat_networks_and_up_writes_nothing(
+    through: SimulatorHandle,
+) -> None:
+    """The dev stack's routed and NAT networks, made on the cluster, come back as they were."""
+    dev = yaml.safe_load((PROJECT / "Pulumi.dev.yaml").read_text())["config"]["pvenet:networks"]
+    sdn = {mode: dev[mode] for mode in ("routed", "nat")}
+    assert up_with(through, sdn).writes != []
+    status, out, err = run("--node", "pve1")
+    assert status == 0, err
+    networks = yaml.safe_load(out)["config"]["pvenet:networks"]
+    for mode in ("routed", "nat"):
+        adopted = [{k: v for k, v in e.items() if k != "name"} for e in networks[mode]]
+        given = [{k: v for k, v in e.items() if k != "name"} for e in sdn[mode]]
+        assert adopted == given
+    assert up_with(through, networks).writes == [], "the first up of the adopted stack"
