@@ -16,7 +16,7 @@ import yaml
 from components.adopt.__main__ import from_api, main
 from components.stack_schema import parse_networks
 from provider.api.settings import settings_from
-from simulator.testing import SimulatorHandle
+from simulator.testing import SimulatorHandle, running_simulator
 from tests.adopt.roundtrip import up_on, up_with
 
 CORPUS = Path(__file__).resolve().parent.parent / "data" / "interfaces-corpus"
@@ -167,3 +167,21 @@ def test_sdn_zones_are_adopted_as_routed_and_nat_networks_and_up_writes_nothing(
         given = [{k: v for k, v in e.items() if k != "name"} for e in sdn[mode]]
         assert adopted == given
     assert up_with(through, networks).writes == [], "the first up of the adopted stack"
+
+
+def test_through_the_api_hook_lines_become_host_rules_as_from_the_file(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The API lists a stanza's hook lines (``options``): the same host rules as offline."""
+    path = CORPUS / "08-port-forwards.interfaces"
+    offline = yaml.safe_load(run("--file", str(path))[1])["config"]
+    with running_simulator(tmp_path / "sim", nics=["eno1"], interfaces=path.read_text()) as sim:
+        monkeypatch.setenv("PROXMOX_VE_ENDPOINT", sim.url)
+        monkeypatch.setenv("PROXMOX_VE_API_TOKEN", sim.token)
+        monkeypatch.setenv("PROXMOX_VE_CA_CERT", str(sim.ca_file))
+        status, out, err = run("--node", "pve1")
+        assert status == 0, err
+        config = yaml.safe_load(out)["config"]
+        assert config == offline
+        assert "pve1 https://127.0.0.1:" in err
+        assert up_with(sim, config["pvenet:networks"]).writes == []
