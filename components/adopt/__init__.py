@@ -12,6 +12,8 @@ move them out of the file.
 - ``components.adopt.lines``: where each line of the file belongs (pure);
 - ``components.adopt.hooks``: hook commands as host rules (pure);
 - ``components.adopt.networks``: a node's interfaces as the stack's networks (pure);
+- ``components.adopt.sdn``: the cluster's SDN Simple zones as routed and NAT networks (pure);
+- ``components.adopt.proof``: each proposed network checked the way ``up`` will run it;
 - ``components.adopt.document``: the stack config and the report, as text;
 - ``components.adopt.__main__``: the command line (reads nodes or files, writes a stack).
 """

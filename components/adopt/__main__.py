@@ -6,7 +6,8 @@
     python -m components.adopt --file FILE [--nics LIST] [--node NODE] [--stack NAME]
 
 Through the API it reads each node's interfaces (``GET /nodes/{node}/network``,
-every node of the cluster unless ``--node`` names some), with the connection
+every node of the cluster unless ``--node`` names some) and the cluster's SDN
+zones, vnets and subnets (``/cluster/sdn``), with the connection
 settings of the stack file ``Pulumi.<stack>.yaml`` (``pvenet:endpoint``,
 ``pvenet:caCert``, ``pvenet:insecure``) and the token from
 ``PROXMOX_VE_API_TOKEN`` (a stack file holds it only encrypted). ``--file``
