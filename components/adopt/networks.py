@@ -384,29 +384,22 @@ def _report_lines(
     proposal: Proposal, items: Mapping[str, Mapping[str, Any]], lines: Sequence[SourceLine]
 ) -> None:
     node = proposal.node
-    by_stanza: dict[str, list[SourceLine]] = {}
-    for line in lines:
-        if line.iface is not None:
-            by_stanza.setdefault(line.iface, []).append(line)
-    reported: set[str] = set()
     comments: list[SourceLine] = []
-    for line in [*lines, SourceLine(0, "", "blank")]:
+    for index, line in enumerate([*lines, SourceLine(0, "", "blank")]):
         if line.kind == "comment" and line.iface is None:
             comments.append(line)
             continue
         if comments:
             proposal.findings.append(_comment_finding(node, comments))
             comments = []
-        if line.kind == "iface" and line.iface in proposal.left and line.iface not in reported:
-            reported.add(line.iface)
-            stanza = by_stanza[line.iface]
+        if line.kind == "iface" and line.iface in proposal.left:
             proposal.findings.append(
                 Finding(
                     node,
                     line.text.strip(),
                     proposal.left[line.iface],
                     line.number,
-                    stanza[-1].number,
+                    _stanza_end(lines, index),
                 )
             )
         elif line.kind == "option":
@@ -431,6 +424,18 @@ def _report_lines(
     _pair_undo_lines(proposal)
 
 
+def _stanza_end(lines: Sequence[SourceLine], start: int) -> int:
+    """The number of the last line of the stanza whose ``iface`` line is ``lines[start]``."""
+    end = start
+    while (
+        end + 1 < len(lines)
+        and lines[end + 1].iface == lines[start].iface
+        and lines[end + 1].kind in ("option", "comment")
+    ):
+        end += 1
+    return lines[end].number
+
+
 def _comment_finding(node: str, comments: list[SourceLine]) -> Finding:
     return Finding(
         node,
@@ -450,8 +455,19 @@ def _option_line(
     hook = read_hook(line.key, line.value)
     if hook is None and name in proposal.left:
         return  # part of a stanza left as it is: its iface line says so
+    kind = items.get(name, {}).get("type")
+    if hook is None and kind == "loopback":
+        proposal.findings.append(
+            Finding(
+                proposal.node,
+                line.text.strip(),
+                "kept as it is: pvenet does not manage the loopback interface",
+                line.number,
+            )
+        )
+        return
     if hook is None and line.key in MODELLED_OPTIONS:
-        if items.get(name, {}).get("type") == "eth" and line.key == "mtu":
+        if kind == "eth" and line.key == "mtu":
             proposal.findings.append(
                 Finding(
                     proposal.node,

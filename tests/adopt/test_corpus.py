@@ -82,7 +82,7 @@ def _carried(line: SourceLine, proposal: Proposal, items: dict[str, dict[str, ob
     if line.kind in ("blank", "auto"):
         return True
     kind = items.get(line.iface or "", {}).get("type")
-    if kind == "loopback" or (kind == "eth" and line.kind == "iface"):
+    if line.kind == "iface" and kind in ("loopback", "eth"):
         return True
     if line.iface not in proposal.managed:
         return False
