@@ -25,7 +25,8 @@ import re
 from collections.abc import Iterable, Mapping
 from typing import Any
 
-from components.stack_schema import Networks
+from components.adopt.document import HOST_RULES_KEY
+from components.stack_schema import CONFIG_KEY, Networks, parse_networks
 
 UPSTREAM = "upstream"
 Edge = tuple[str, str, str, str | None]
@@ -68,6 +69,14 @@ class _Chart:
     def end(self) -> None:
         self.indent = self.indent[:-2]
         self.lines.append(f"{self.indent}end")
+
+
+def stack_diagram(config: Mapping[str, Any]) -> str:
+    """The flowchart of a stack file's ``config``: its ``pvenet:networks`` and host rules.
+
+    StackConfigError (with the key path) when ``pvenet:networks`` is not valid.
+    """
+    return diagram(parse_networks(config.get(CONFIG_KEY)), config.get(HOST_RULES_KEY))
 
 
 def diagram(networks: Networks, host_rules: Mapping[str, Any] | None = None) -> str:

@@ -5,6 +5,9 @@
     python -m components.render [--stack NAME] [--base FILE] [--program DIR] [--nics LIST]
     python -m components.render --diagram [--stack NAME]
 
+``--diagram`` prints the stack's topology as a Mermaid flowchart instead
+(``components.diagram``), from its ``pvenet:networks`` alone: nothing runs.
+
 Runs a stack's program (the root program with ``Pulumi.<stack>.yaml`` by
 default, or the project in ``--program DIR``, such as ``examples/homelab``)
 with the local engine (``components.local_engine``): Pulumi's mocks, the real
@@ -17,9 +20,6 @@ reviewer wants to see in a pull request.
 
 It needs no credentials and no Pulumi CLI: the stack's endpoint and token are
 replaced by the simulator's, so nothing reaches a real node.
-
-``--diagram`` prints the stack's topology as a Mermaid flowchart instead
-(``components.diagram``), from its ``pvenet:networks`` alone: nothing runs.
 """
 
 from __future__ import annotations
@@ -33,11 +33,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TextIO
 
-from components.adopt.document import HOST_RULES_KEY
-from components.diagram import diagram
+from components.diagram import stack_diagram
 from components.local_engine import CheckFailed, LocalEngine, Recorder, run_with_mocks
 from components.project import PROJECT_ROOT, Project, add_program_argument, load_project
-from components.stack_schema import CONFIG_KEY, parse_networks
 from provider.errors import PvenetError
 from simulator.cluster import DEFAULT_NICS
 from simulator.node import INTERFACES, SDN_INTERFACES
@@ -156,12 +154,11 @@ def format_diff(files: NodeFiles, base: str) -> str:
 def _diagram(program: Path, stack: str, out: TextIO, err: TextIO) -> int:
     """``--diagram``: the Mermaid flowchart of the stack's ``pvenet:networks``."""
     try:
-        config = load_project(program).stack_config(stack)
-        networks = parse_networks(config.get(CONFIG_KEY))
+        text = stack_diagram(load_project(program).stack_config(stack))
     except PvenetError as error:
         err.write(f"render: {error}\n")
         return 1
-    out.write(diagram(networks, config.get(HOST_RULES_KEY)))
+    out.write(text)
     return 0
 
 

@@ -21,6 +21,10 @@ PURE = (
     "provider.errors",
     "provider.names",
     "provider.problems",
+    "components.adopt.lines",
+    "components.adopt.hooks",
+    "components.adopt.networks",
+    "components.adopt.sdn",
     "provider.node.model",
     "provider.node.dialect",
     "provider.node.plan",
@@ -33,10 +37,6 @@ PURE = (
     "provider.sdn.wire",
     "provider.host.model",
     "provider.host.render",
-    "components.adopt.lines",
-    "components.adopt.hooks",
-    "components.adopt.networks",
-    "components.adopt.sdn",
 )
 IO = (
     "os",
