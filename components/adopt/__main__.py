@@ -31,7 +31,7 @@ import sys
 import tempfile
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any, TextIO
+from typing import TextIO
 
 import yaml
 
@@ -42,7 +42,7 @@ from components.adopt.proof import confirm, confirm_sdn
 from components.adopt.sdn import observed, propose_sdn
 from components.project import ProjectError, add_program_argument, load_project
 from provider.api.session import ApiSession, Call
-from provider.api.settings import settings_from
+from provider.api.settings import Settings, settings_from
 from provider.errors import ApiCallFailed, PvenetError
 from provider.names import NODE_RE
 from provider.node import dialect
@@ -87,7 +87,7 @@ def file_nics(text: str) -> list[str]:
     return sorted(n for n in names if dialect.PHYSICAL_NIC_RE.fullmatch(n))
 
 
-def from_api(settings: Any, nodes: Sequence[str]) -> list[Proposal]:
+def from_api(settings: Settings, nodes: Sequence[str]) -> list[Proposal]:
     """The proposals for these nodes (every node of the cluster when none), read through the API.
 
     AdoptError naming the node when one does not answer or has staged changes.

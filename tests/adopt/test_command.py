@@ -185,3 +185,12 @@ def test_through_the_api_hook_lines_become_host_rules_as_from_the_file(
         assert config == offline
         assert "pve1 https://127.0.0.1:" in err
         assert up_with(sim, config["pvenet:networks"]).writes == []
+
+
+def test_a_node_with_staged_changes_is_refused(through: SimulatorHandle) -> None:
+    """What is staged is not what the node runs: adopt neither, and say what to do."""
+    through.proxmox().nodes("pve1").network.post(iface="vmbr5", type="bridge")
+    status, out, err = run("--node", "pve1")
+    assert status == 1
+    assert "pve1 has staged network changes (interfaces.new): apply or revert them" in err
+    assert out == ""
