@@ -459,6 +459,12 @@ class VlanNetworkArgs(ComponentArgs):
         None, description="the MTU, at most the parent's. None leaves it as the node has it."
     )
     comments: str | None = Field(None, description=_COMMENTS)
+    adopt: StrictBool = Field(
+        False,
+        description="take over a VLAN interface of that name that already exists; it is put "
+        "back as it was when the component is deleted. False: an existing interface of that "
+        "name is an error.",
+    )
 
 
 class _SdnArgs(ComponentArgs):

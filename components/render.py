@@ -3,6 +3,10 @@
 ::
 
     python -m components.render [--stack NAME] [--base FILE] [--program DIR] [--nics LIST]
+    python -m components.render --diagram [--stack NAME]
+
+``--diagram`` prints the stack's topology as a Mermaid flowchart instead
+(``components.diagram``), from its ``pvenet:networks`` alone: nothing runs.
 
 Runs a stack's program (the root program with ``Pulumi.<stack>.yaml`` by
 default, or the project in ``--program DIR``, such as ``examples/homelab``)
@@ -35,6 +39,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TextIO
 
+from components.diagram import stack_diagram
 from components.host import HOST_RULES_TYPE
 from components.local_engine import CheckFailed, LocalEngine, Recorder, run_with_mocks
 from components.project import PROJECT_ROOT, Project, add_program_argument, load_project
@@ -177,6 +182,17 @@ def format_diff(files: NodeFiles, base: str) -> str:
     return "\n".join(parts)
 
 
+def _diagram(program: Path, stack: str, out: TextIO, err: TextIO) -> int:
+    """``--diagram``: the Mermaid flowchart of the stack's ``pvenet:networks``."""
+    try:
+        text = stack_diagram(load_project(program).stack_config(stack))
+    except PvenetError as error:
+        err.write(f"render: {error}\n")
+        return 1
+    out.write(text)
+    return 0
+
+
 def _ended(text: str) -> str:
     return text if not text or text.endswith("\n") else text + "\n"
 
@@ -203,6 +219,11 @@ def _parser() -> argparse.ArgumentParser:
         default=",".join(DEFAULT_NICS),
         help="the nodes' physical NICs, comma-separated (default %(default)s)",
     )
+    parser.add_argument(
+        "--diagram",
+        action="store_true",
+        help="print the stack's topology as a Mermaid flowchart (from pvenet:networks)",
+    )
     return parser
 
 
@@ -211,6 +232,8 @@ def main(
 ) -> int:
     """The command line; the exit status (1 when the program or a provider refuses)."""
     args = _parser().parse_args(argv)
+    if args.diagram:
+        return _diagram(args.program, args.stack, out, err)
     try:
         base = args.base.read_text() if args.base else None
     except OSError as error:
