@@ -28,6 +28,7 @@ from simulator.faults import FAULT_KINDS, Fault, Faults
 from simulator.http.server import DEFAULT_HOST, SimulatorServer, build_server
 from simulator.node import read_bytes_as_text
 from simulator.replay import replay
+from simulator.ssh.keys import describe
 
 DEFAULT_STATE_DIR = Path(".state/simulator")
 DEMO_STATE_DIR = Path(".state/dev")
@@ -150,23 +151,8 @@ def _banner(server: SimulatorServer, state_dir: Path) -> str:
         f"  password:  root@pam / {auth.password}\n"
         f"  state:     {state_dir}\n"
         f"  requests:  {server.log.path}\n"
-        f"{_ssh_banner(server)}"
+        f"{describe(state_dir)}"
         "Stop with Ctrl-C.\n"
-    )
-
-
-def _ssh_banner(server: SimulatorServer) -> str:
-    """Where each node's SSH server listens and the settings the provider reads."""
-    if server.ssh is None:
-        return ""
-    keys = server.ssh.keys
-    addresses = ", ".join(
-        f"{node}={host}:{port}" for node, (host, port) in server.ssh.addresses.items()
-    )
-    return (
-        f"  SSH:       root@ {addresses}\n"
-        f"  SSH key:   {keys.client_file}\n"
-        f"  known_hosts: {keys.known_hosts_file}\n"
     )
 
 

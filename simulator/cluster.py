@@ -5,7 +5,9 @@ HTTPS or from ``replay``, ends in ``Cluster.handle``. The layout of the state
 directory:
 
 ``cluster.json``            node names and their physical NICs
-``nodes/<node>/etc/...``    each node's network files, as on a real node
+``nodes/<node>/etc/...``    each node's files, as on a real node (network, and host rules)
+``nodes/<node>/host-state.json``  its kernel's and systemd's state (``simulator.ssh.host``)
+``ssh/``                    the nodes' SSH host keys, the client key, known_hosts
 ``sdn/``                    SDN pending and running config, lock
 ``tasks/``                  finished and running tasks (UPIDs, logs)
 ``faults.json``             armed fault injections (see ``simulator.faults``)

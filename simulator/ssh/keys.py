@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import json
 import os
+import shlex
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -82,6 +83,20 @@ def ensure_keys(state_dir: Path, nodes: list[str]) -> Keys:
     directory = Path(state_dir) / SSH_DIR
     hosts = {node: _key(directory / f"host_{node}_ed25519") for node in nodes}
     return Keys(directory, hosts, _key(directory / CLIENT_KEY))
+
+
+def describe(state_dir: Path) -> str:
+    """Banner lines: where the nodes' SSH servers listen, and the provider's settings as an
+    ``export`` line to paste ("" when no server runs on ``state_dir``)."""
+    env = ssh_environment(state_dir)
+    if not env:
+        return ""
+    exports = " ".join(f"{name}={shlex.quote(value)}" for name, value in env.items())
+    return (
+        f"  SSH:       {env['PVENET_SSH_ADDRESSES']} (user {env['PVENET_SSH_USER']}, "
+        f"key {env['PVENET_SSH_KEY']})\n"
+        f"  SSH env:   export {exports}\n"
+    )
 
 
 def ssh_environment(state_dir: Path) -> dict[str, str]:

@@ -395,24 +395,31 @@ class _Parser:
         return ""
 
     def values(self, check: Callable[[Token], str], sort: bool = False) -> str:
-        """One value or a ``{ a, b }`` set of them, each read by ``check``."""
+        """One value or a ``{ a, b }`` set of them (over several lines if need be), each
+        read by ``check``; a set of one element is that element, as nft lists it."""
         if self.peek.kind != "{":
             return check(self.next())
         self.next()
         items: list[str] = []
         while True:
-            token = self.next()
+            token = self.next_in_set()
             if token.kind == "}" and items:
                 break
             items.append(check(token))
-            after = self.next()
+            after = self.next_in_set()
             if after.kind == "}":
                 break
             if after.kind != ",":
                 raise self.fail(after, "',' or '}'")
         if sort:
             items.sort(key=lambda v: ipaddress.ip_network(v.split("-")[0], strict=False))
-        return "{ " + ", ".join(items) + " }"
+        return items[0] if len(items) == 1 else "{ " + ", ".join(items) + " }"
+
+    def next_in_set(self) -> Token:
+        """The next token inside ``{ }``, where line breaks mean nothing."""
+        while self.peek.kind == "newline":
+            self.at += 1
+        return self.next()
 
     def ip_match(self, token: Token, families: set[str]) -> tuple[str, bool]:
         family = token.text

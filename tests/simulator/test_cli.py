@@ -312,7 +312,9 @@ def test_demo_starts_a_background_server_and_stop_ends_it(tmp_path: Path) -> Non
         assert "Network of node pve1" in shown.stdout
         assert "iface vmbr0 inet static" in shown.stdout  # the node's file
         ssh = ssh_environment(state)
-        assert f"  SSH:       {ssh['PVENET_SSH_ADDRESSES']} (user root)\n" in shown.stdout
+        assert f"  SSH:       {ssh['PVENET_SSH_ADDRESSES']} (user root, key " in shown.stdout
+        exports = next(line for line in shown.stdout.splitlines() if "SSH env:" in line)
+        assert exports.split("export ", 1)[1].split() == [f"{k}={v}" for k, v in ssh.items()]
         again = _cli("demo", "--state-dir", str(state), "--port", port)
         assert again.returncode == 0
         assert f"Reusing the simulator already running (PID {pid})" in again.stdout

@@ -65,6 +65,8 @@ def listed_rule(rule: str, hook: str = "prerouting", kind: str = "nat") -> str:
             "postrouting",
         ),
         ("iif vmbr0 tcp dport 22 accept", 'iif "vmbr0" tcp dport 22 accept', "prerouting"),
+        ("tcp dport { 22 } accept", "tcp dport 22 accept", "prerouting"),
+        ("tcp dport { 22,\n\t\t\t80 } accept", "tcp dport { 22, 80 } accept", "prerouting"),
     ],
 )
 def test_a_rule_is_listed_as_nft_lists_it(rule: str, listed: str, hook: str) -> None:

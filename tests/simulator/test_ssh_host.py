@@ -299,16 +299,16 @@ def test_the_unit_is_enabled_and_disabled(simulator: SimulatorHandle) -> None:
 def test_a_confirmed_change_disarms_the_timer(simulator: SimulatorHandle) -> None:
     set_up_rules(simulator)
     install(simulator, REVERT, REVERT_SCRIPT)
-    armed = run(simulator, f"systemd-run --unit={REVERT_UNIT} --on-active=1 /bin/sh {REVERT}")
+    armed = run(simulator, f"systemd-run --unit={REVERT_UNIT} --on-active=3 /bin/sh {REVERT}")
     assert armed.status == 0
     assert f"Running timer as unit: {REVERT_UNIT}.timer" in armed.stderr
     assert run(simulator, f"systemctl is-active {REVERT_UNIT}.timer") == (0, "active\n", "")
-    again = run(simulator, f"systemd-run --unit={REVERT_UNIT} --on-active=1 /bin/sh {REVERT}")
+    again = run(simulator, f"systemd-run --unit={REVERT_UNIT} --on-active=3 /bin/sh {REVERT}")
     assert again.status == 1
     assert "already loaded" in again.stderr
     assert run(simulator, f"systemctl stop {REVERT_UNIT}.timer") == (0, "", "")
     assert run(simulator, f"systemctl is-active {REVERT_UNIT}.timer") == (3, "inactive\n", "")
-    time.sleep(1.5)
+    time.sleep(3.5)
     assert ok(simulator, "nft list table inet pvenet") == OLD_TABLE  # the revert never ran
     stopped = run(simulator, f"systemctl stop {REVERT_UNIT}.timer")
     assert stopped.status == 5
@@ -321,7 +321,7 @@ def test_an_unconfirmed_change_is_put_back_by_the_timer_while_ssh_is_refused(
     set_up_rules(simulator)
     install(simulator, "/etc/pvenet/backup/etc/pvenet/rules.nft", rules_file(OLD_TABLE))
     install(simulator, REVERT, REVERT_SCRIPT)
-    ok(simulator, f"systemd-run --unit={REVERT_UNIT} --on-active=2 /bin/sh {REVERT}")
+    ok(simulator, f"systemd-run --unit={REVERT_UNIT} --on-active=5 /bin/sh {REVERT}")
     # the change: new rules loaded
     install(simulator, RULES, rules_file(NEW_TABLE))
     ok(simulator, f"nft -f {RULES}")
@@ -330,7 +330,7 @@ def test_an_unconfirmed_change_is_put_back_by_the_timer_while_ssh_is_refused(
     simulator.faults.arm(Fault("drop", method="CONNECT", path="/nodes/pve1/ssh", times=1000))
     with pytest.raises((OSError, asyncssh.Error)):
         run(simulator, "systemctl is-active pvenet-revert-7f3a.timer")
-    wait_for(lambda: simulator.host_state().timers == {}, 5.0)
+    wait_for(lambda: simulator.host_state().timers == {}, 10.0)
     simulator.faults.clear()
     assert ok(simulator, "nft list table inet pvenet") == OLD_TABLE
     assert simulator.host_file(RULES) == rules_file(OLD_TABLE)
@@ -447,13 +447,13 @@ def test_the_host_state_survives_a_simulator_restart_and_timers_still_fire(
         set_up_rules(sim)
         install(sim, "/etc/pvenet/backup/etc/pvenet/rules.nft", rules_file(NEW_TABLE))
         install(sim, REVERT, REVERT_SCRIPT)
-        ok(sim, f"systemd-run --unit={REVERT_UNIT} --on-active=2 /bin/sh {REVERT}")
+        ok(sim, f"systemd-run --unit={REVERT_UNIT} --on-active=5 /bin/sh {REVERT}")
     with running_simulator(tmp_path / "sim") as sim:
         assert ok(sim, "nft list table inet pvenet") == OLD_TABLE
         assert ok(sim, "sysctl -n net.ipv4.ip_forward") == "1\n"
         assert routes(sim) == [("192.168.10.50", "vmbr0"), ("192.168.10.51", "eno2")]
         assert ok(sim, f"systemctl is-active {REVERT_UNIT}.timer") == "active\n"
-        wait_for(lambda: sim.host_state().timers == {}, 5.0)
+        wait_for(lambda: sim.host_state().timers == {}, 10.0)
         assert ok(sim, "nft list table inet pvenet") == NEW_TABLE
 
 
