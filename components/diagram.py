@@ -25,8 +25,15 @@ import re
 from collections.abc import Iterable, Mapping
 from typing import Any
 
-from components.adopt.document import HOST_RULES_KEY
-from components.stack_schema import CONFIG_KEY, Networks, parse_networks
+from components.stack import host_rules_by_node
+from components.stack_schema import (
+    CONFIG_KEY,
+    HOST_RULES_KEY,
+    Networks,
+    parse_host_rules,
+    parse_networks,
+)
+from provider.host.model import HostRulesSpec, spec_to_dict
 
 UPSTREAM = "upstream"
 Edge = tuple[str, str, str, str | None]
@@ -76,13 +83,17 @@ def stack_diagram(config: Mapping[str, Any]) -> str:
 
     StackConfigError (with the key path) when ``pvenet:networks`` is not valid.
     """
-    return diagram(parse_networks(config.get(CONFIG_KEY)), config.get(HOST_RULES_KEY))
+    networks = parse_networks(config.get(CONFIG_KEY))
+    return diagram(networks, parse_host_rules(config.get(HOST_RULES_KEY)))
 
 
-def diagram(networks: Networks, host_rules: Mapping[str, Any] | None = None) -> str:
-    """The Mermaid flowchart of these networks (and host rules by node)."""
+def diagram(networks: Networks, extra_rules: Mapping[str, HostRulesSpec] | None = None) -> str:
+    """The Mermaid flowchart of these networks, with each node's host rules as the root
+    program merges them (the networks' own and ``extra_rules``, ``pvenet:hostRules``)."""
     chart = _Chart()
     entries = list(networks.entries())
+    specs, _guests = host_rules_by_node(entries, extra_rules or {})
+    host_rules = {node: spec_to_dict(spec) for node, spec in specs.items()}
     nodes = sorted({str(n) for _m, _w, e in entries if (n := getattr(e, "node", None))})
     nodes += sorted(set(host_rules or {}) - set(nodes))
     edges: list[Edge] = []
@@ -113,6 +124,13 @@ def _nic(chart: _Chart, node: str, name: str) -> str:
     return ident
 
 
+def _interface(chart: _Chart, node: str, name: str) -> str:
+    """An interface host rules name: drawn as the stack declares it, else as one the node
+    already has (the installer's vmbr0)."""
+    ident = node_id(node, name)
+    return ident if ident in chart.declared else _nic(chart, node, name)
+
+
 def _address(entry: Any, *keys: str) -> list[str | None]:
     return [getattr(entry, key, None) for key in keys]
 
@@ -141,6 +159,8 @@ def _node_network(chart: _Chart, node: str, mode: str, entry: Any) -> list[Edge]
     if mode == "bridged":
         top = _bridge(chart, node, entry.bridge, entry)
         ports = list(entry.ports)
+    elif mode in ("masquerade", "routed_bridge"):  # the classic modes: a bridge with no ports
+        top, ports = _bridge(chart, node, entry.bridge, entry), []
     elif mode == "bonded":
         bond = node_id(node, entry.bond)
         bond_lines = [entry.bond, entry.mode, entry.hash_policy]
@@ -164,8 +184,9 @@ def _node_network(chart: _Chart, node: str, mode: str, entry: Any) -> list[Edge]
         if ident not in chart.declared and "." not in port:
             _nic(chart, node, port)
         edges.append((ident, top, "---", None))
-    if entry.gateway or getattr(entry, "gateway6", None):
-        via = " / ".join(g for g in (entry.gateway, getattr(entry, "gateway6", None)) if g)
+    gateways = [g for g in _address(entry, "gateway", "gateway6") if g]
+    if gateways:
+        via = " / ".join(gateways)
         edges.append((top, UPSTREAM, "---", f"default gw {via}"))
     return edges
 
@@ -200,7 +221,7 @@ def _host_rule_nodes(chart: _Chart, node: str, rules: Mapping[str, Any]) -> list
     for rule in rules.get("masquerade") or []:
         source = node_id(node, "net", str(rule["source"]))
         chart.shape(source, label(str(rule["source"])), "[(", ")]")
-        out = node_id(node, str(rule["interface"]))
+        out = _interface(chart, node, str(rule["interface"]))
         edges.append((source, out, "-.->", f"masquerade out of {rule['interface']}"))
     for rule in rules.get("forwards") or []:
         guest = node_id(node, "guest", str(rule["to"]))
@@ -213,9 +234,9 @@ def _host_rule_nodes(chart: _Chart, node: str, rules: Mapping[str, Any]) -> list
     for rule in rules.get("routes") or []:
         guest = node_id(node, "guest", str(rule["address"]).partition("/")[0])
         chart.shape(guest, label(f"guest {rule['address']}"), "(", ")")
-        edges.append((node_id(node, str(rule["interface"])), guest, "-->", "route"))
+        edges.append((_interface(chart, node, str(rule["interface"])), guest, "-->", "route"))
     for iface in rules.get("proxy_arp") or []:
-        edges.append((UPSTREAM, node_id(node, str(iface)), "-.-", "proxy_arp"))
+        edges.append((UPSTREAM, _interface(chart, node, str(iface)), "-.-", "proxy_arp"))
     forward = rules.get("ip_forward") or {}
     if any(forward.values()):
         versions = ", ".join(v for v in ("ipv4", "ipv6") if forward.get(v))

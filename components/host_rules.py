@@ -151,6 +151,20 @@ class HostPart:
         )
 
 
+def part_of(node: str, spec: HostRulesSpec, owner: str) -> HostPart:
+    """Host rules given as such (``pvenet:hostRules``) as one part of ``node``'s rules, each
+    rule named by its place in the list (``forwards[1]``)."""
+    return HostPart(
+        node=node,
+        owner=owner,
+        masquerade=tuple((f"masquerade[{i}]", rule) for i, rule in enumerate(spec.masquerade)),
+        forwards=tuple((f"forwards[{i}]", rule) for i, rule in enumerate(spec.forwards)),
+        routes=tuple((f"routes[{i}]", rule) for i, rule in enumerate(spec.routes)),
+        proxy_arp=tuple(spec.proxy_arp),
+        ip_forward=spec.ip_forward,
+    )
+
+
 @dataclass(frozen=True)
 class Conflict:
     """A rule of one part that cannot stand on its node: whose, which argument, and why."""

@@ -46,15 +46,17 @@ from components.classic import MasqueradeBridge, RoutedBridge
 from components.errors import InvalidArguments
 from components.groups import NetworkOutputs, NodeNetworks, SdnNetworkGroup
 from components.host import NodeHostRules
-from components.host_rules import HostPart, merge, networks_of
+from components.host_rules import HostPart, merge, networks_of, part_of
 from components.node import BondedUplink, BridgedNetwork, VlanNetwork
 from components.sdn import NatGateway, RoutedSubnet
 from components.stack_schema import (
     CONFIG_KEY,
+    HOST_RULES_KEY,
     ConfigProblem,
     Entry,
     Networks,
     StackConfigError,
+    parse_host_rules,
     parse_networks,
 )
 from provider.host.model import HostRulesSpec
@@ -105,20 +107,25 @@ Declared = tuple[str, str, Entry]  # mode, key path ("nat[0]"), entry
 
 
 def main() -> dict[str, NetworkOutputs]:
-    """The root program: read ``pvenet:networks``, declare every network, export outputs."""
-    raw = pulumi.Config("pvenet").get_object("networks")
-    return declare(parse_networks(raw))
+    """The root program: read ``pvenet:networks`` and ``pvenet:hostRules``, declare every
+    network and each node's host rules, export outputs."""
+    config = pulumi.Config("pvenet")
+    networks = parse_networks(config.get_object("networks"))
+    return declare(networks, parse_host_rules(config.get_object("hostRules")))
 
 
-def declare(networks: Networks) -> dict[str, NetworkOutputs]:
-    """Validate every network's arguments, then declare the groups and export outputs.
+def declare(
+    networks: Networks, extra_rules: Mapping[str, HostRulesSpec] | None = None
+) -> dict[str, NetworkOutputs]:
+    """Validate every network's arguments, then declare the groups and export outputs;
+    ``extra_rules`` (``pvenet:hostRules``) join each node's host rules.
 
     StackConfigError (before anything is declared) names the key path of
     every bad argument.
     """
     entries = list(networks.entries())
     _validate_all(entries)
-    host_rules, guest_networks = _host_rules(entries)
+    host_rules, guest_networks = host_rules_by_node(entries, extra_rules or {})
     on_node: dict[str, list[Declared]] = {}
     sdn: list[Declared] = []
     for mode, where, entry in _in_dependency_order(entries):
@@ -160,13 +167,13 @@ def declare(networks: Networks) -> dict[str, NetworkOutputs]:
     return declared
 
 
-def _host_rules(
-    entries: list[Declared],
+def host_rules_by_node(
+    entries: list[Declared], extra_rules: Mapping[str, HostRulesSpec]
 ) -> tuple[dict[str, HostRulesSpec], dict[str, list[str]]]:
-    """Every network's host rules merged per node, and the guest networks each node gets;
-    StackConfigError naming both networks of a conflict (one port of a node forwarded
-    twice, one address routed twice)."""
-    parts = []
+    """Every network's host rules and ``extra_rules`` merged per node, and the guest networks
+    each node gets; StackConfigError naming both owners of a conflict (one port of a node
+    forwarded twice, one address routed twice)."""
+    parts = [part_of(node, spec, f"{HOST_RULES_KEY}.{node}") for node, spec in extra_rules.items()]
     for mode, where, entry in entries:
         component = COMPONENTS[mode]
         values = component.checked(entry.name, entry.arguments())
@@ -174,12 +181,15 @@ def _host_rules(
     specs, conflicts = merge(parts)
     if conflicts:
         raise StackConfigError(
-            [
-                ConfigProblem(f"{c.owner.removeprefix(CONFIG_KEY + '.')}.{c.argument}", c.message)
-                for c in conflicts
-            ]
+            [_conflict_problem(c.owner, c.argument, c.message) for c in conflicts]
         )
     return specs, networks_of(parts)
+
+
+def _conflict_problem(owner: str, argument: str, message: str) -> ConfigProblem:
+    """A conflict as a problem at its key path (under ``pvenet:networks`` or ``hostRules``)."""
+    key = HOST_RULES_KEY if owner.startswith(HOST_RULES_KEY + ".") else CONFIG_KEY
+    return ConfigProblem(f"{owner.removeprefix(key + '.')}.{argument}", message, key)
 
 
 def _members(entries: list[Declared]) -> list[tuple[Any, str, Mapping[str, Any]]]:

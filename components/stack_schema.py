@@ -54,6 +54,8 @@ from components.arguments import (
     VlanNetworkArgs,
 )
 from provider.errors import InvalidSpec
+from provider.host.model import HostRulesSpec, parse_rules
+from provider.names import NODE_RE
 from provider.problems import Location, Wording, pydantic_problems
 from provider.text import shown
 
@@ -62,21 +64,28 @@ CONFIG_KEY = "pvenet:networks"
 NAME_RE = re.compile(r"[A-Za-z][A-Za-z0-9_-]*")
 
 
+HOST_RULES_KEY = "pvenet:hostRules"
+"""Host rules by node that no network of ``pvenet:networks`` brings (hook lines
+``components.adopt`` found, a route, proxy_arp): merged with the networks' own."""
+
+
 @dataclass(frozen=True)
 class ConfigProblem:
     """One problem in the stack's network description: where (the key path) and why."""
 
     path: str
-    """Below ``pvenet:networks``: ``nat[0].cidr``; empty for the description as a whole."""
+    """Below ``key``: ``nat[0].cidr``; empty for the key's value as a whole."""
     reason: str
+    key: str = CONFIG_KEY
 
     def __str__(self) -> str:
-        where = f"{CONFIG_KEY}.{self.path}" if self.path else CONFIG_KEY
+        where = f"{self.key}.{self.path}" if self.path else self.key
         return f"{where}: {self.reason}"
 
 
 class StackConfigError(InvalidSpec, pulumi.RunError):
-    """The stack's ``pvenet:networks`` is not valid; raised before any resource is declared.
+    """The stack's ``pvenet:networks`` (or ``pvenet:hostRules``) is not valid; raised before any
+    resource is declared.
 
     A ``pulumi.RunError``, so ``pulumi preview``/``up`` print the message (one
     line per problem, each starting with the key path) without a traceback.
@@ -220,3 +229,34 @@ def _duplicate_names(networks: Networks) -> list[ConfigProblem]:
             )
         first.setdefault(entry.name, where)
     return problems
+
+
+def parse_host_rules(raw: Any) -> dict[str, HostRulesSpec]:
+    """``pvenet:hostRules`` (node name to host rules, in the fields of ``HostRules``), or
+    StackConfigError listing every problem with its key path; {} when it is not set."""
+    if raw is None:
+        return {}
+    what = "a map of node names to host rules (masquerade, forwards, ip_forward, proxy_arp, routes)"
+    if not isinstance(raw, dict):
+        raise StackConfigError([ConfigProblem("", f"must be {what}", HOST_RULES_KEY)])
+    specs: dict[str, HostRulesSpec] = {}
+    problems: list[ConfigProblem] = []
+    for node, rules in raw.items():
+        if not isinstance(node, str) or not NODE_RE.fullmatch(node):
+            problems.append(
+                ConfigProblem("", f"{shown(str(node))} is not a node name", HOST_RULES_KEY)
+            )
+            continue
+        if not isinstance(rules, dict):
+            problems.append(ConfigProblem(node, f"must be {what}", HOST_RULES_KEY))
+            continue
+        spec, found = parse_rules(rules)
+        problems += [
+            ConfigProblem(f"{node}.{p.path}" if p.path else node, p.message, HOST_RULES_KEY)
+            for p in found
+        ]
+        if spec is not None:
+            specs[node] = spec
+    if problems:
+        raise StackConfigError(problems)
+    return specs

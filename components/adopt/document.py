@@ -17,9 +17,8 @@ from typing import Any
 import yaml
 
 from components.adopt.networks import Finding, Proposal, host_rules_of, rule_text
-from components.stack_schema import CONFIG_KEY, MODES
+from components.stack_schema import CONFIG_KEY, HOST_RULES_KEY, MODES
 
-HOST_RULES_KEY = "pvenet:hostRules"
 """Where the host rules go while the stack schema has no place for them (issue 10)."""
 
 
@@ -71,8 +70,9 @@ def stack_text(proposals: Sequence[Proposal], source: str) -> str:
     ]
     if host_rules_config(proposals):
         header.append(
-            f"# {HOST_RULES_KEY}: what the node's hook lines do, as pvenet's host rules "
-            "(see the report)."
+            f"# {HOST_RULES_KEY}: what the node's hook lines do, as pvenet's host rules: the "
+            "first `pulumi up` installs them over SSH; then move the hook lines out (see the "
+            "report)."
         )
     return "\n".join(header) + "\n" + yaml_text({"config": stack_config(proposals)})
 

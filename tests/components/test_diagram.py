@@ -16,7 +16,7 @@ from components.adopt.__main__ import file_nics, from_file
 from components.adopt.document import host_rules_config, networks_config
 from components.diagram import diagram
 from components.render import main
-from components.stack_schema import parse_networks
+from components.stack_schema import parse_host_rules, parse_networks
 
 EXPECTED = Path(__file__).resolve().parent.parent / "expected" / "diagram"
 CORPUS = Path(__file__).resolve().parent.parent / "data" / "interfaces-corpus"
@@ -53,7 +53,8 @@ def test_the_dev_diagram_draws_every_network_of_the_stack() -> None:
 def test_an_adopted_node_draws_its_port_forwards_and_masquerade() -> None:
     text = (CORPUS / "08-port-forwards.interfaces").read_text()
     proposal = from_file(text, "pve1", file_nics(text))
-    out = diagram(parse_networks(networks_config([proposal])), host_rules_config([proposal]))
+    rules = parse_host_rules(host_rules_config([proposal]))
+    out = diagram(parse_networks(networks_config([proposal])), rules)
     lines = [line.strip() for line in out.splitlines()]
     assert 'upstream -->|"tcp 2222 on vmbr0 → 22"| pve1__guest__10_10_10_20' in lines
     assert 'pve1__net__10_10_10_0_24 -.->|"masquerade out of vmbr0"| pve1__vmbr0' in lines

@@ -332,7 +332,7 @@ def test_create_applies_the_whole_set_once_and_the_node_file_has_its_stanzas(
     text = live_file(simulator)
     for block in stanzas(inputs["rendered"]):
         assert block + "\n" in text
-    assert id_ == "pve1/bond0+eno2+vmbr1+vmbr2+vmbr2.50"
+    assert id_.startswith("pve1/bond0+eno2+vmbr1+vmbr2+vmbr2.50#")
     assert outputs["interfaces"] == inputs["interfaces"]
     assert outputs["live"]["vmbr1"]["cidr"] == "10.0.1.1/24"
     assert outputs["live"]["eno2"]["mtu"] == 9000
