@@ -1,0 +1,274 @@
+"""Host rules on a real kernel, written over real SSH (docs/host-rules.md).
+
+The ``pve`` namespace is a node in the Proxmox admin guide's routed setup: the uplink
+eno1 keeps its address (192.0.2.10/24), vmbr0 is a bridge with no ports (10.10.10.1/24)
+for the guests. Its sshd is Debian's OpenSSH (``sshnode.py``); the test reaches it from
+the upstream router's namespace, as an admin would. The host rules:
+
+- forward tcp 8080 of the node to vm100's 10.10.10.5:80, with hairpin;
+- masquerade 10.10.10.0/24 out of eno1, ip_forward;
+- vm101's extra address 192.0.2.50 (from the uplink's own subnet): a /32 route to
+  vmbr0 and proxy_arp on eno1 (the upstream finds it) and vmbr0 (the guest finds its
+  gateway 192.0.2.1).
+
+Every test asserts what a user would see: the packet that arrives and the address it
+comes from, the node's files and ``nft list ruleset``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass
+
+import pytest
+
+from provider.host.model import Forward, HostRulesSpec, IpForward, Masquerade, Route
+from provider.host.render import (
+    HOOK,
+    MANAGED_FILES,
+    PVENET_DIR,
+    RULES,
+    SERVICE,
+    SYSCTL,
+    TABLE,
+    UNIT,
+    rules_file,
+    table,
+    table_lines,
+)
+from tests.kernel import ifupdown2
+from tests.kernel.conftest import Tier
+from tests.kernel.contract import ContractClient
+from tests.kernel.sshnode import Openssh, SshNode, fetch_openssh
+from tests.kernel.topology import HOST, UPSTREAM, Guest, Guests, Host, Wan
+
+pytestmark = pytest.mark.kernel
+
+INTERFACES = """\
+auto lo
+iface lo inet loopback
+
+auto eno1
+iface eno1 inet static
+	address 192.0.2.10/24
+	gateway 192.0.2.1
+
+auto vmbr0
+iface vmbr0 inet static
+	address 10.10.10.1/24
+	bridge-ports none
+	bridge-stp off
+	bridge-fd 0
+"""
+LAN_GATEWAY = "10.10.10.1"
+EXTRA = "192.0.2.50"  # vm101's extra address, routed to it through the node
+PORT = 8080
+CUT_TIMEOUT = 6  # seconds: the apply's own commands run within it, then the node reverts
+
+RULES_SPEC = HostRulesSpec(
+    masquerade=[Masquerade(source="10.10.10.0/24", interface="eno1", comment="lab net")],
+    forwards=[
+        Forward(protocol="tcp", port=PORT, to="10.10.10.5", to_port=80, hairpin=True),
+    ],
+    ip_forward=IpForward(ipv4=True, ipv6=False),
+    proxy_arp=["eno1", "vmbr0"],
+    routes=[Route(address=EXTRA, interface="vmbr0")],
+)
+FOREIGN = """\
+table inet proxmox-firewall {
+	chain input {
+		type filter hook input priority filter; policy accept;
+		tcp dport 3128 counter drop comment "pve"
+	}
+}
+"""
+
+
+@dataclass
+class Site:
+    """The node, its guests and the upstream, for one test."""
+
+    wan: Wan
+    pve: Host
+    node: SshNode
+    lan: Guest  # vm100 10.10.10.5, behind the masquerade, target of the forward
+    routed: Guest  # vm101 192.0.2.50/24, the extra address
+    client: Guest  # vm102 10.10.10.6, a neighbour of vm100 (hairpin)
+
+    @property
+    def forward_url(self) -> str:
+        """The forwarded port on the node's public address."""
+        return f"http://{HOST}:{PORT}"
+
+    def attach(self) -> None:
+        """Plug the guests into vmbr0, again after each ``ifreload -a``: Debian's ifupdown2
+        takes the ports its files do not name off a bridge. A recreated bridge has a new
+        MAC, which the guests learn anew."""
+        for guest in (self.lan, self.routed, self.client):
+            guest.attach("vmbr0")
+            guest.ns.ip("neigh", "flush", "all")
+
+
+@pytest.fixture(scope="session")
+def openssh(tier: Tier) -> Openssh:
+    """Debian's openssh-server, unpacked in the tier's cache."""
+    return fetch_openssh(ifupdown2.CACHE)
+
+
+@pytest.fixture
+def site(wan: Wan, pve: Host, guests: Guests, openssh: Openssh, tier: Tier) -> Iterator[Site]:
+    """The routed setup applied by ifupdown2, three guests plugged in, sshd running."""
+    assert tier.package is not None
+    result = pve.apply({"/etc/network/interfaces": INTERFACES})
+    assert result.clean, str(result)
+    lan = guests.add(100, "10.10.10.5/24", LAN_GATEWAY)
+    routed = guests.add(101, f"{EXTRA}/24", UPSTREAM)
+    client = guests.add(102, "10.10.10.6/24", LAN_GATEWAY, server=False)
+    with SshNode(pve, wan, openssh, tier.package) as node:
+        made = Site(wan, pve, node, lan, routed, client)
+        made.attach()
+        yield made
+
+
+def loaded(node: SshNode) -> list[str]:
+    """The table ``inet pvenet`` as the kernel holds it (lines, no handles or counters)."""
+    return table_lines(node.host.ns.exec("nft", "list", "table", *TABLE.split()).stdout)
+
+
+def foreign(node: SshNode) -> str:
+    """The pre-existing table, as ``nft list`` prints it."""
+    return node.host.ns.exec("nft", "list", "table", "inet", "proxmox-firewall").stdout
+
+
+def assert_traffic(site: Site) -> None:
+    """Forward, masquerade, hairpin and the routed extra address all carry traffic."""
+    wan = site.wan
+    got = wan.ns.wait_http(site.forward_url, seconds=5)
+    assert str(got) == f"vm100 saw client {UPSTREAM}", "the forward from outside"
+    got = site.lan.ns.http_get(wan.url)
+    assert str(got) == f"wan saw client {HOST}", "vm100 out through the masquerade"
+    got = site.client.ns.http_get(site.forward_url)
+    assert str(got) == f"vm100 saw client {LAN_GATEWAY}", "the hairpin: vm102 by the public address"
+    got = wan.ns.wait_http(f"http://{EXTRA}:80", seconds=5)
+    assert str(got) == f"vm101 saw client {UPSTREAM}", "the extra address through proxy_arp"
+    got = site.routed.ns.http_get(wan.url)
+    assert str(got) == f"wan saw client {EXTRA}", "vm101 out with its own address"
+
+
+def assert_in_force(site: Site) -> None:
+    """The loaded table is the rendered one; the sysctls and route are set; traffic flows."""
+    node = site.node
+    assert loaded(node) == table_lines(table(RULES_SPEC))
+    assert node.sysctl("net.ipv4.ip_forward") == "1"
+    for iface in RULES_SPEC.proxy_arp:
+        assert node.sysctl(f"net.ipv4.conf.{iface}.proxy_arp") == "1", iface
+    assert f"{EXTRA} dev vmbr0" in site.pve.ns.ip("route", "show", f"{EXTRA}/32")
+    assert_traffic(site)
+
+
+def test_rules_carry_traffic(site: Site) -> None:
+    """Before: nothing is forwarded or routed. After: all of it, from the files pvenet renders."""
+    assert not site.wan.ns.blocked(site.forward_url).ok
+    assert not site.wan.ns.blocked(f"http://{EXTRA}:80").ok
+    applied = ContractClient(site.node).apply(RULES_SPEC)
+    assert applied.confirmed
+    assert site.node.read(RULES) == rules_file(table(RULES_SPEC))
+    assert site.node.run(["systemctl", "is-enabled", SERVICE]).stdout.strip() == "enabled"
+    assert_in_force(site)
+
+
+def wanted_at_boot(node: SshNode) -> list[str]:
+    """The units enabled in multi-user.target (this machine's own ones included)."""
+    return node.run(["ls", "/etc/systemd/system/multi-user.target.wants"]).stdout.split()
+
+
+def ruleset_shape(node: SshNode) -> tuple[int, int, int]:
+    """Tables, chains and rules in ``nft list ruleset`` (what would pile up)."""
+    text = node.ruleset()
+    lines = [line.strip() for line in text.splitlines()]
+    tables = sum(line.startswith("table ") for line in lines)
+    chains = sum(line.startswith("chain ") for line in lines)
+    rules = sum(
+        bool(line) and not line.startswith(("table ", "chain ", "type ", "}")) for line in lines
+    )
+    return tables, chains, rules
+
+
+def test_rules_survive_ifreload_and_boot(site: Site) -> None:
+    """ifreload -a twice: nothing piles up. vmbr0 recreated: the if-up.d hook puts proxy_arp
+    and the route back. "Boot" (table, sysctls, links gone): the unit's ExecStart restores all."""
+    node, pve = site.node, site.pve
+    conf = (pve.ifupdown2.state / "network/ifupdown2/ifupdown2.conf").read_text()
+    assert "\naddon_scripts_support=1\n" in conf, "ifupdown2 runs /etc/network/if-up.d"
+    assert ContractClient(node).apply(RULES_SPEC).confirmed
+    shape = ruleset_shape(node)
+    for _ in range(2):
+        node.run(["ifreload", "-a"])
+    site.attach()
+    assert ruleset_shape(node) == shape
+    assert_in_force(site)
+
+    pve.ns.ip("link", "del", "vmbr0")  # ifreload recreates it: sysctls and routes are gone
+    node.run(["ifreload", "-a"])
+    site.attach()
+    assert_in_force(site)
+
+    # boot: no table, forwarding off, vmbr0 made anew by networking, then pvenet's unit
+    pve.ns.exec("nft", "delete", "table", *TABLE.split())
+    for key in ("net.ipv4.ip_forward", "net.ipv4.conf.eno1.proxy_arp"):
+        pve.ns.exec("sysctl", "-qw", f"{key}=0")
+    pve.ns.ip("link", "del", "vmbr0")
+    assert not site.wan.ns.blocked(site.forward_url).ok
+    node.run(["ifreload", "-a"])
+    node.run(["sysctl", "-p", SYSCTL])  # systemd-sysctl at boot
+    assert SERVICE in wanted_at_boot(node)
+    node.run(["systemctl", "start", SERVICE])  # of the enabled units, the one that is ours
+    site.attach()
+    assert ruleset_shape(node) == shape
+    assert_in_force(site)
+
+
+def test_foreign_table_untouched_and_delete_leaves_nothing(site: Site) -> None:
+    """A firewall's table is byte-identical after apply and delete; delete leaves none of
+    pvenet's files, its table, route or sysctls."""
+    node, pve = site.node, site.pve
+    node.run(["nft", "-f", "/dev/stdin"], stdin=FOREIGN)
+    before = foreign(node)
+    sysctls = {k: node.sysctl(k) for k in ("net.ipv4.ip_forward", "net.ipv4.conf.eno1.proxy_arp")}
+    client = ContractClient(node)
+    assert client.apply(RULES_SPEC).confirmed
+    assert foreign(node) == before
+    assert_traffic(site)
+    client.delete()
+    assert foreign(node) == before
+    assert node.run(["nft", "list", "table", *TABLE.split()], check=False).rc != 0
+    for path in (*MANAGED_FILES, PVENET_DIR, SYSCTL, UNIT, HOOK):
+        assert not node.exists(path), f"{path} left on the node"
+    assert SERVICE not in wanted_at_boot(node)
+    assert {k: node.sysctl(k) for k in sysctls} == sysctls
+    assert node.sysctl("net.ipv4.conf.vmbr0.proxy_arp") == "0"
+    assert pve.ns.ip("route", "show", f"{EXTRA}/32").strip() == ""
+    assert not site.wan.ns.blocked(site.forward_url).ok
+
+
+def test_management_cut_is_reverted_by_the_node(site: Site) -> None:
+    """Forwarding tcp 22 to a guest cuts the path to sshd: the new connection fails, the
+    node's timer fires and puts the previous rules back; SSH works again."""
+    node = site.node
+    assert ContractClient(node).apply(RULES_SPEC).confirmed
+    client = ContractClient(node, confirm_timeout=CUT_TIMEOUT)
+    files_before = client.current()
+    cutting = RULES_SPEC.model_copy(
+        update={
+            "forwards": [
+                *RULES_SPEC.forwards,
+                Forward(protocol="tcp", port=22, to="10.10.10.5", hairpin=False),
+            ]
+        }
+    )
+    applied = client.apply(cutting)
+    assert not applied.confirmed, "the forward of port 22 should have cut the path to sshd"
+    assert client.current() == files_before
+    assert loaded(node) == table_lines(table(RULES_SPEC))
+    assert node.run(["systemctl", "is-active", f"{applied.unit}.timer"], check=False).rc == 3
+    assert_traffic(site)
