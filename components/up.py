@@ -40,6 +40,7 @@ from provider.errors import PvenetError
 from simulator.demo import run_demo
 from simulator.http.auth import AUTH_FILE, Auth
 from simulator.node import Node
+from simulator.ssh.keys import ssh_environment
 
 STACK = "dev"
 SIMULATOR_STATE = PROJECT_ROOT / ".state" / "dev"
@@ -51,11 +52,14 @@ DEV_PASSPHRASE = "pvenet-dev"
 
 
 def stack_environment(token: str) -> dict[str, str]:
-    """What the CLI, the program and the providers need for the dev stack (beyond os.environ)."""
+    """What the CLI, the program and the providers need for the dev stack (beyond os.environ):
+    the backend, the passphrase, the API token and the simulated nodes' SSH settings
+    (``PVENET_SSH_*``, see ``simulator.ssh.keys``)."""
     return {
         "PULUMI_BACKEND_URL": BACKEND_URL,
         "PULUMI_CONFIG_PASSPHRASE": os.environ.get("PULUMI_CONFIG_PASSPHRASE", DEV_PASSPHRASE),
         "PROXMOX_VE_API_TOKEN": token,
+        **ssh_environment(SIMULATOR_STATE),
     }
 
 

@@ -20,6 +20,7 @@ from pulumi.runtime import rpc
 
 from provider.api.settings import Settings, settings_from
 from provider.errors import ConnectionSettingsError
+from provider.host.settings import SshSettings, ssh_settings_from
 
 
 def is_unknown(value: Any) -> bool:
@@ -72,6 +73,8 @@ class ConfiguredProvider(ResourceProvider):
         super().__init__()
         self._settings: Settings | None = None
         self._settings_error: str | None = None
+        self._ssh: SshSettings | None = None
+        self._ssh_error: str | None = None
 
     def __getstate__(self) -> dict[str, Any]:
         """Nothing of a configured provider is pickled (settings hold the token)."""
@@ -80,13 +83,21 @@ class ConfiguredProvider(ResourceProvider):
     def __setstate__(self, state: dict[str, Any]) -> None:
         self._settings = None
         self._settings_error = None
+        self._ssh = None
+        self._ssh_error = None
 
     def configure(self, req: ConfigureRequest) -> None:
-        """Read the connection settings from stack config (``pvenet:*``) or the environment."""
+        """Read the connection settings from stack config (``pvenet:*``) or the environment:
+        the API's, and SSH's (``pvenet:ssh``, ``PVENET_SSH_*``) when set."""
         try:
             self._settings = settings_from(lambda key: req.config.get(f"pvenet:{key}"))
         except ConnectionSettingsError as error:
             self._settings, self._settings_error = None, str(error)
+        try:
+            self._ssh = ssh_settings_from(lambda key: req.config.get(f"pvenet:{key}"))
+            self._ssh_error = None
+        except ConnectionSettingsError as error:
+            self._ssh, self._ssh_error = None, str(error)
 
     @property
     def settings(self) -> Settings:
@@ -94,6 +105,14 @@ class ConfiguredProvider(ResourceProvider):
         if self._settings is None:
             raise ConnectionSettingsError(self._settings_error or "the provider was not configured")
         return self._settings
+
+    @property
+    def ssh(self) -> SshSettings | None:
+        """The SSH settings (None: SSH is not configured); ConnectionSettingsError saying what
+        to fix when they are set wrongly."""
+        if self._ssh_error is not None:
+            raise ConnectionSettingsError(self._ssh_error)
+        return self._ssh
 
     @property
     def configured(self) -> bool:

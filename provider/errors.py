@@ -69,3 +69,29 @@ class ApiCallFailed(PvenetError, RuntimeError):
         if self.errors:
             text += " (" + "; ".join(f"{k}: {v}" for k, v in sorted(self.errors.items())) + ")"
         return text
+
+
+class HostCallFailed(PvenetError, RuntimeError):
+    """A command run on a node over SSH that failed: it answered with an exit status other
+    than 0 (``status``, with its ``stderr``), or no answer came back (``answered`` False:
+    the connection could not be made or was lost; the command may have run)."""
+
+    def __init__(
+        self,
+        call: str,
+        message: str,
+        *,
+        status: int | None = None,
+        stderr: str = "",
+        answered: bool = True,
+    ) -> None:
+        self.call = call
+        self.message = message
+        self.status = status
+        self.stderr = stderr
+        self.answered = answered
+        super().__init__(message)
+
+    def describe(self) -> str:
+        """The failure on one line: the command, its exit status and its error output."""
+        return self.message

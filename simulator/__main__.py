@@ -44,6 +44,13 @@ def _nic_list(text: str) -> list[str]:
     return nics
 
 
+def _ssh_port(text: str) -> tuple[str, int]:
+    node, sep, port = text.partition("=")
+    if not sep or not node or not port.isdigit() or not 0 < int(port) < 65536:
+        raise argparse.ArgumentTypeError(f"give NODE=PORT (pve1=2222), not {text!r}")
+    return node, int(port)
+
+
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="python -m simulator",
@@ -76,6 +83,15 @@ def _parser() -> argparse.ArgumentParser:
         help="initial /etc/network/interfaces of new nodes (default: the installer's)",
     )
     serve.add_argument("--state-dir", type=Path, default=DEFAULT_STATE_DIR)
+    serve.add_argument(
+        "--ssh-port",
+        dest="ssh_ports",
+        action="append",
+        type=_ssh_port,
+        default=[],
+        metavar="NODE=PORT",
+        help="SSH port of a node; repeat for several (default: a free port each)",
+    )
     serve.add_argument(
         "--token", metavar="USER@REALM!ID=SECRET", help="the API token (default: kept in state)"
     )
@@ -134,7 +150,23 @@ def _banner(server: SimulatorServer, state_dir: Path) -> str:
         f"  password:  root@pam / {auth.password}\n"
         f"  state:     {state_dir}\n"
         f"  requests:  {server.log.path}\n"
+        f"{_ssh_banner(server)}"
         "Stop with Ctrl-C.\n"
+    )
+
+
+def _ssh_banner(server: SimulatorServer) -> str:
+    """Where each node's SSH server listens and the settings the provider reads."""
+    if server.ssh is None:
+        return ""
+    keys = server.ssh.keys
+    addresses = ", ".join(
+        f"{node}={host}:{port}" for node, (host, port) in server.ssh.addresses.items()
+    )
+    return (
+        f"  SSH:       root@ {addresses}\n"
+        f"  SSH key:   {keys.client_file}\n"
+        f"  known_hosts: {keys.known_hosts_file}\n"
     )
 
 
@@ -158,6 +190,7 @@ def _serve(args: argparse.Namespace) -> int:
             port=args.port,
             task_seconds=args.task_seconds,
             auth_failure_delay=args.auth_failure_delay,
+            ssh_ports=dict(args.ssh_ports),
         )
     except ValueError as exc:
         print(f"error: {exc}", file=sys.stderr)

@@ -30,6 +30,10 @@ from simulator.faults import Faults
 from simulator.http.auth import PASSWORD_USER
 from simulator.http.requestlog import RequestLog
 from simulator.http.server import SimulatorServer, build_server
+from simulator.ssh.context import Result
+from simulator.ssh.host import Host, HostState
+from simulator.ssh.keys import ssh_environment
+from simulator.ssh.server import SshFace
 
 
 @dataclass
@@ -102,6 +106,29 @@ class SimulatorHandle:
     def files(self, node: str = "pve1") -> dict[str, str | None]:
         """The node's network files by path (None for a file that does not exist)."""
         return self.server.cluster.nodes[node].files()
+
+    @property
+    def ssh(self) -> SshFace:
+        """The nodes' SSH servers (``ssh.addresses``, ``ssh.keys``, ``ssh.run(...)``)."""
+        assert self.server.ssh is not None
+        return self.server.ssh
+
+    def ssh_environment(self) -> dict[str, str]:
+        """The provider's SSH settings for this simulator: ``PVENET_SSH_USER``,
+        ``PVENET_SSH_KEY``, ``PVENET_SSH_KNOWN_HOSTS``, ``PVENET_SSH_ADDRESSES``."""
+        return ssh_environment(self.state_dir)
+
+    def host_file(self, path: str, node: str = "pve1") -> str | None:
+        """Any file of the node (``/etc/pvenet/rules.nft``, ...), None when it does not exist."""
+        return Host(self.server.cluster.nodes[node]).read(path)
+
+    def host_state(self, node: str = "pve1") -> HostState:
+        """What the node's kernel and systemd hold now: ruleset, sysctls, routes, units, timers."""
+        return Host(self.server.cluster.nodes[node]).state
+
+    def boot(self, node: str = "pve1") -> Result:
+        """Reboot ``node``: runtime state gone, then its boot path (sysctl.d, network, units)."""
+        return self.ssh.boot(node)
 
     def proxmox(self, auth: Literal["token", "password"] = "token", **kwargs: Any) -> ProxmoxAPI:
         """A proxmoxer client for this server, verifying TLS against the simulator's CA.

@@ -39,6 +39,7 @@ from components.node import BondedUplink, BridgedNetwork, VlanNetwork
 from components.project import PROJECT_ROOT, load_project
 from components.sdn import NatGateway, RoutedSubnet
 from components.stack_schema import CONFIG_KEY, StackConfigError
+from provider.host.resource import HostRulesProvider
 from provider.names import NODE_RE
 from provider.node.resource import NodeInterfacesProvider
 from provider.sdn.resource import SdnNetworkProvider
@@ -177,8 +178,10 @@ def drivers(simulator: SimulatorHandle) -> dict[str, Callable[[Case], Lines]]:
     """How each kind of case is refused, the providers configured for the test's simulator."""
     nodes = configure_for(NodeInterfacesProvider(), simulator)
     sdn = configure_for(SdnNetworkProvider(), simulator)
+    host = configure_for(HostRulesProvider(), simulator)
     return {
         "NodeInterfaces": lambda case: _provider_lines(nodes, case),
+        "HostRules": lambda case: _provider_lines(host, case),
         "SdnNetwork": lambda case: _provider_lines(sdn, case),
         "component": _component_lines,
         "stack": lambda case: _stack_lines(simulator, case),

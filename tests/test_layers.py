@@ -33,6 +33,8 @@ PURE = (
     "provider.sdn.wire",
     "provider.host.model",
     "provider.host.render",
+    "provider.host.plan",
+    "simulator.ssh.nft",
 )
 IO = (
     "os",
@@ -111,7 +113,7 @@ def test_the_rule_sees_an_import_of_io() -> None:
     assert "provider.api.session" in _reach("provider.node.client")
 
 
-SERVER_SIDE = ("simulator", "aiohttp", "trustme", "proxmoxer")
+SERVER_SIDE = ("simulator", "aiohttp", "asyncssh", "trustme", "proxmoxer")
 """What only the simulator needs: the ``simulator`` extra, not a program's dependencies."""
 PROGRAM_SIDE = (
     "components",

@@ -191,6 +191,11 @@ def before_file(before: Mapping[str, str]) -> str | None:
     )
 
 
+def write_command(path: str, mode: str) -> list[str]:
+    """``install -D -m <mode> /dev/stdin <path>``: write a file from stdin."""
+    return ["install", "-D", "-m", mode, "/dev/stdin", path]
+
+
 def route_command(verb: str, route: Route) -> list[str]:
     """``ip route <verb> <addr>/<len> dev <iface>``."""
     return ["ip", "route", verb, route.address, "dev", route.interface]
@@ -308,37 +313,82 @@ class RevertPlan:
     routes_del: tuple[Route, ...] = ()
     disable_service: bool = False
     """The service did not exist before: disable it before its unit file goes."""
+    enable_service: bool = False
+    """The change disables the service: enable it again once its unit file is back."""
     interfaces: bool = False
     """A node network change: put ``/etc/network/interfaces`` back and ``ifreload -a``."""
+
+
+Command = tuple[list[str], bytes | None]
+"""One contract command: its words and its stdin (None: none)."""
+
+
+def change_commands(
+    *,
+    disable: bool = False,
+    files: Sequence[Command] = (),
+    remove: Sequence[str] = (),
+    daemon_reload: bool = False,
+    enable: bool = False,
+    table: bool | None = None,
+    sysctls: Sequence[tuple[str, str]] = (),
+    routes_del: Sequence[Route] = (),
+    routes_add: Sequence[Route] = (),
+    host_script: bool = False,
+    ifreload: bool = False,
+) -> list[Command]:
+    """The commands of one change of host rules, in the one order every change keeps: the
+    unit disabled before its file goes, files written and removed, units reloaded and the
+    service enabled, the table loaded (True) or deleted (False), sysctls, routes, host.sh."""
+    commands: list[Command] = []
+    if disable:
+        commands.append((["systemctl", "disable", SERVICE], None))
+    commands += files
+    if remove:
+        commands.append((["rm", "-f", *remove], None))
+    if daemon_reload:
+        commands.append((["systemctl", "daemon-reload"], None))
+    if enable:
+        commands.append((["systemctl", "enable", SERVICE], None))
+    if table is True:
+        commands.append((["nft", "-f", RULES], None))
+    elif table is False:
+        commands.append((["nft", "delete", "table", *TABLE.split()], None))
+    commands += [(sysctl_command(key, value), None) for key, value in sysctls]
+    commands += [(route_command("del", route), None) for route in routes_del]
+    commands += [(route_command("replace", route), None) for route in routes_add]
+    if host_script:
+        commands.append(([HOST_SCRIPT], None))
+    if ifreload:
+        commands.append((["ifreload", "-a"], None))
+    return commands
 
 
 def revert_script(plan: RevertPlan) -> str:
     """``/etc/pvenet/backup/revert.sh``: one command of the contract per line, no ``set -e``
     (it puts back all it can)."""
-    commands: list[list[str]] = []
-    if plan.disable_service:
-        commands.append(["systemctl", "disable", SERVICE])
-    for path, mode in plan.restore:
-        commands.append(["install", "-D", "-m", mode, backup_path(path), path])
-    if plan.remove:
-        commands.append(["rm", "-f", *plan.remove])
-    if UNIT in plan.remove or UNIT in (path for path, _mode in plan.restore):
-        commands.append(["systemctl", "daemon-reload"])
-    if plan.table is True:
-        commands.append(["nft", "-f", RULES])
-    elif plan.table is False:
-        commands.append(["nft", "delete", "table", *TABLE.split()])
-    commands += [sysctl_command(key, value) for key, value in plan.sysctls]
-    commands += [route_command("del", route) for route in plan.routes_del]
-    commands += [route_command("replace", route) for route in plan.routes_add]
-    if plan.interfaces:
-        commands.append(["ifreload", "-a"])
+    restored = [path for path, _mode in plan.restore]
+    commands = change_commands(
+        disable=plan.disable_service,
+        files=[
+            (["install", "-D", "-m", mode, backup_path(path), path], None)
+            for path, mode in plan.restore
+        ],
+        remove=plan.remove,
+        daemon_reload=UNIT in plan.remove or UNIT in restored,
+        enable=plan.enable_service,
+        table=plan.table,
+        sysctls=plan.sysctls,
+        routes_del=plan.routes_del,
+        routes_add=plan.routes_add,
+        ifreload=plan.interfaces,
+    )
     return (
         "#!/bin/sh\n"
         + HEADER
         + f"# unit: {plan.unit}\n"
         + "# Run by that timer unless pvenet confirms its change: puts back what ran before.\n"
-        + "".join(shlex.join(command) + "\n" for command in commands)
+        + "".join(shlex.join(argv) + "\n" for argv, _stdin in commands)
     )
 
 

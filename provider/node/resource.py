@@ -32,6 +32,7 @@ from provider.engine import ConfiguredProvider, unexpected_inputs
 from provider.engine import coerce_numbers as _coerce_numbers
 from provider.engine import is_unknown as _is_unknown
 from provider.errors import ApiCallFailed, NodeError
+from provider.host.confirm import InterfacesGuard, Reach
 from provider.names import NODE_RE
 from provider.node import dialect
 from provider.node.client import Client
@@ -70,6 +71,16 @@ class NodeInterfacesProvider(ConfiguredProvider):
 
     def _client(self, node: str) -> Client:
         return Client(self.settings, node)
+
+    def _transaction(self, client: Client) -> Transaction:
+        """The node's change, guarded by confirm-or-revert when SSH is configured."""
+        ssh = self.ssh
+        if ssh is None:
+            return Transaction(client)
+        reach = Reach(self.settings, ssh, client.node)
+        return Transaction(
+            client, InterfacesGuard(client.node, reach.connect, reach.api, ssh.confirm_timeout)
+        )
 
     # -- check / diff ------------------------------------------------------------------------
 
@@ -206,7 +217,7 @@ class NodeInterfacesProvider(ConfiguredProvider):
             _refuse(client, current, targets, props)
             return targets
 
-        Transaction(client).converge(prepare)
+        self._transaction(client).converge(prepare)
 
     def _converge_set(self, olds: Mapping[str, Any], news: Mapping[str, Any]) -> dict[str, Any]:
         """Create or update: converge the node to ``news``, adopting where allowed."""
@@ -255,7 +266,7 @@ class NodeInterfacesProvider(ConfiguredProvider):
             _refuse(client, current, targets, news)
             return targets
 
-        outcome = Transaction(client).converge(prepare)
+        outcome = self._transaction(client).converge(prepare)
         return self._outputs(news, outcome.after.specs, adopted)
 
     def read(self, id_: str, props: dict[str, Any]) -> ReadResult:

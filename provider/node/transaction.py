@@ -30,6 +30,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from provider.errors import ApiCallFailed, ForeignPendingChanges, NodeError, cannot_tell
+from provider.host.confirm import InterfacesGuard
 from provider.locks import node_change
 from provider.node.client import Client, NodeView
 from provider.node.model import BondSpec, Spec
@@ -127,9 +128,11 @@ def _listed(names: Iterable[str]) -> str:
 class Transaction:
     """Converges one node's interfaces to targets, or leaves it as it was."""
 
-    def __init__(self, client: Client) -> None:
+    def __init__(self, client: Client, guard: InterfacesGuard | None = None) -> None:
         self.client = client
         self.node = client.node
+        self.guard = guard
+        """Confirm-or-revert around the apply, when SSH is configured (None: no SSH)."""
 
     def read(self) -> Snapshot:
         """The node's current interfaces, refusing if foreign changes are staged."""
@@ -160,15 +163,48 @@ class Transaction:
             touched = touched_by(before, resolved)
             self._stage(steps, before)
             self._check_staged(before, resolved, touched)
-            failure = self._apply(before)
-            after = self._read_back("verifying the change")
+            self._arm(before)
+            try:
+                failure = self._apply(before)
+                after = self._read_back("verifying the change")
+            except NodeError as error:
+                raise self._settled(error) from None
             mismatches = verify(resolved, after.specs) if failure is None else []
             if failure is None and not mismatches:
+                self._confirm()
                 return Outcome(steps, after)
             reason = failure or "the node does not show the change: " + "; ".join(
                 str(m) for m in mismatches
             )
-            raise self._roll_back(before, touched, reason)
+            raise self._settled(self._roll_back(before, touched, reason))
+
+    # -- confirm-or-revert (with SSH) ----------------------------------------------------------
+
+    def _arm(self, before: Snapshot) -> None:
+        """Arm the node's timer that puts its network back unless pvenet confirms; when it
+        cannot be armed, discard the staged change (nothing applied)."""
+        if self.guard is None:
+            return
+        try:
+            self.guard.arm()
+        except NodeError as error:
+            raise self._discard(before, str(error).removeprefix(self.node + ": "), False) from None
+
+    def _confirm(self) -> None:
+        """Reach the node again and disarm the timer (NodeError after it put the network back)."""
+        if self.guard is not None:
+            self.guard.confirm()
+
+    def _settled(self, error: NodeError) -> NodeError:
+        """A failed change: the timer stopped if pvenet reaches the node, else what the node
+        put back; ``error`` with that said."""
+        if self.guard is None:
+            return error
+        try:
+            self.guard.confirm()
+        except NodeError as reverted:
+            return NodeError(f"{error} Then: {str(reverted).removeprefix(self.node + ': ')}")
+        return error
 
     # -- reads -------------------------------------------------------------------------------
 

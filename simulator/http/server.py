@@ -29,11 +29,9 @@ changes as pveproxy's per-file locks would.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import json
 import logging
 import socket
-import threading
 import time
 import weakref
 from email.utils import formatdate
@@ -59,6 +57,8 @@ from simulator.http.wire import (
     relative_path,
     success_body,
 )
+from simulator.loopthread import LoopThread
+from simulator.ssh.server import SshFace, build_ssh
 
 DEFAULT_HOST = "127.0.0.1"
 CLUSTER_NAME = "pvenet"
@@ -66,8 +66,6 @@ CLUSTER_NAME = "pvenet"
 MAX_BODY_BYTES = 64 * 1024
 # How long a stopping server lets requests in flight finish.
 SHUTDOWN_GRACE_S = 2.0
-# How long start() waits for the listening socket to be served.
-STARTUP_TIMEOUT_S = 30.0
 
 _log = logging.getLogger(__name__)
 
@@ -109,8 +107,11 @@ class SimulatorServer:
         host: str = DEFAULT_HOST,
         port: int = 0,
         auth_failure_delay: float = 0.0,
+        ssh: SshFace | None = None,
     ) -> None:
         """Prepare the server; nothing listens until ``start``.
+
+        ``ssh`` is the nodes' SSH face, started and stopped with the HTTPS server.
 
         Adds the ``/access`` login endpoints to the cluster's routes.
         ``auth_failure_delay`` holds back every 401 answer by that many seconds
@@ -123,13 +124,10 @@ class SimulatorServer:
         self.host = host
         self.port = port
         self.auth_failure_delay = auth_failure_delay
+        self.ssh = ssh
         clustername = CLUSTER_NAME if len(cluster.nodes) > 1 else None
         auth.register(cluster.router, clustername)
-        self._thread: threading.Thread | None = None
-        self._loop: asyncio.AbstractEventLoop | None = None
-        self._stopping: asyncio.Event | None = None
-        self._ready = threading.Event()
-        self._startup_error: BaseException | None = None
+        self._thread = LoopThread("pve-simulator", "the simulator server")
         self._transports: weakref.WeakSet[asyncio.Transport] = weakref.WeakSet()
 
     @property
@@ -145,32 +143,24 @@ class SimulatorServer:
 
         OSError when the address cannot be bound (port in use, ...).
         """
-        if self._thread is not None:
+        if self._thread.running:
             raise RuntimeError("the simulator server is already started")
         sock = _bind(self.host, self.port)
         self.port = sock.getsockname()[1]
-        self._thread = threading.Thread(
-            target=self._run, args=(sock,), name=f"pve-simulator-{self.port}", daemon=True
-        )
-        self._thread.start()
-        if not self._ready.wait(STARTUP_TIMEOUT_S):
-            raise RuntimeError(f"the simulator server did not start within {STARTUP_TIMEOUT_S} s")
-        if self._startup_error is not None:
-            self._thread.join()
-            self._thread = None
-            raise RuntimeError("the simulator server failed to start") from self._startup_error
+        self._thread = LoopThread(f"pve-simulator-{self.port}", "the simulator server")
+        self._thread.start(lambda: self._serve(sock), sock.close)
+        if self.ssh is not None:
+            try:
+                self.ssh.start()
+            except BaseException:
+                self.stop()
+                raise
 
     def stop(self) -> None:
-        """Stop serving and wait for the thread to end; a no-op when not running."""
-        thread, loop, stopping = self._thread, self._loop, self._stopping
-        if thread is None:
-            return
-        if loop is not None and stopping is not None and not loop.is_closed():
-            # The loop may close between the check and the call: then it has stopped already.
-            with contextlib.suppress(RuntimeError):
-                loop.call_soon_threadsafe(stopping.set)
-        thread.join()
-        self._thread = None
+        """Stop serving and wait for the threads to end; a no-op when not running."""
+        if self.ssh is not None:
+            self.ssh.stop()
+        self._thread.stop()
 
     def __enter__(self) -> SimulatorServer:
         self.start()
@@ -179,24 +169,7 @@ class SimulatorServer:
     def __exit__(self, *exc_info: object) -> None:
         self.stop()
 
-    def _run(self, sock: socket.socket) -> None:
-        """Thread body: a private event loop serving until ``stop``."""
-        loop = asyncio.new_event_loop()
-        try:
-            loop.run_until_complete(self._serve(sock))
-        except BaseException as exc:
-            if not self._ready.is_set():
-                self._startup_error = exc
-            else:
-                _log.exception("simulator server stopped on an error")
-        finally:
-            self._ready.set()
-            loop.close()
-            sock.close()
-
     async def _serve(self, sock: socket.socket) -> None:
-        self._loop = asyncio.get_running_loop()
-        self._stopping = asyncio.Event()
         app = web.Application(client_max_size=MAX_BODY_BYTES)
         app.router.add_route("*", "/{tail:.*}", self._handle)
         runner = web.AppRunner(
@@ -206,8 +179,8 @@ class SimulatorServer:
         try:
             site = web.SockSite(runner, sock, ssl_context=self.certs.server_context())
             await site.start()
-            self._ready.set()
-            await self._stopping.wait()
+            self._thread.ready()
+            await self._thread.wait_stopped()
         finally:
             await runner.cleanup()
             # A TLS connection closed at shutdown waits for the client's close_notify (up to
@@ -356,13 +329,16 @@ def build_server(
     port: int = 0,
     task_seconds: float = 0.0,
     auth_failure_delay: float = 0.0,
+    ssh_ports: dict[str, int] | None = None,
 ) -> SimulatorServer:
     """A server for the cluster in ``state_dir``, with its credentials, certificate and log.
 
     Opens (or creates) the cluster (see ``Cluster``), ``auth.json`` (``token``
     and ``password`` replace the stored ones when given), the certificates
     (covering loopback, the node names and ``host``) and ``requests.jsonl``.
-    ``task_seconds`` is how long tasks report ``running``. Call ``start``.
+    ``task_seconds`` is how long tasks report ``running``. Each node also gets an SSH
+    server on ``host`` (``ssh_ports`` by node name, a free port otherwise), see
+    ``simulator.ssh.server``. Call ``start``.
     """
     state_dir = Path(state_dir)
     cluster = Cluster(state_dir, nodes, nics, interfaces)
@@ -373,6 +349,14 @@ def build_server(
         names.append(host)
     certs = ensure_certs(state_dir, names)
     log = RequestLog(state_dir / REQUEST_LOG_FILE, secrets=auth.secrets())
+    ssh = build_ssh(cluster, log, host=host, ports=ssh_ports)
     return SimulatorServer(
-        cluster, auth, certs, log, host=host, port=port, auth_failure_delay=auth_failure_delay
+        cluster,
+        auth,
+        certs,
+        log,
+        host=host,
+        port=port,
+        auth_failure_delay=auth_failure_delay,
+        ssh=ssh,
     )

@@ -68,17 +68,18 @@ class Node:
         self.nics = list(nics)
         self.root = root
 
-    def _host_path(self, path: str) -> Path:
+    def host_path(self, path: str) -> Path:
+        """Where the node's file at ``path`` lives in the state directory."""
         return self.root / path.lstrip("/")
 
     def read(self, path: str) -> str | None:
         """The text of the node's file at ``path``, or None when it does not exist."""
-        host = self._host_path(path)
+        host = self.host_path(path)
         return read_bytes_as_text(host) if host.exists() else None
 
     def write(self, path: str, text: str) -> None:
         """Replace the node's file at ``path`` atomically (tmp file + rename, as PVE does)."""
-        host = self._host_path(path)
+        host = self.host_path(path)
         host.parent.mkdir(parents=True, exist_ok=True)
         tmp = host.with_name(host.name + ".tmp")
         tmp.write_bytes(text_as_bytes(text))
@@ -86,19 +87,19 @@ class Node:
 
     def remove(self, path: str) -> None:
         """Delete the node's file at ``path`` if it exists."""
-        self._host_path(path).unlink(missing_ok=True)
+        self.host_path(path).unlink(missing_ok=True)
 
     def rename(self, src: str, dst: str) -> None:
         """rename(2) of one node file over another."""
-        os.replace(self._host_path(src), self._host_path(dst))
+        os.replace(self.host_path(src), self.host_path(dst))
 
     def exists(self, path: str) -> bool:
         """Whether the node's file at ``path`` exists."""
-        return self._host_path(path).exists()
+        return self.host_path(path).exists()
 
     def mtime_ns(self, path: str) -> int | None:
         """Modification time of the node's file at ``path`` (None when missing)."""
-        host = self._host_path(path)
+        host = self.host_path(path)
         return host.stat().st_mtime_ns if host.exists() else None
 
     def files(self) -> dict[str, str | None]:
