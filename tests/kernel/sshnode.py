@@ -55,6 +55,7 @@ mount -t overlay pvenet-node-etc -o "lowerdir=/etc,upperdir=$st/etc-upper,workdi
 mkdir -p /etc/network
 mount --bind "$net/network" /etc/network
 mount -t tmpfs pvenet-node-run /run
+mount -t tmpfs pvenet-node-root /root
 mkdir -p /run/network /run/sshd /run/pvenet-shim
 mount --bind "$net/run" /run/network
 mount --bind "$st/shim-state" /run/pvenet-shim
@@ -206,6 +207,12 @@ class SshNode:
         self._host_key = paramiko.Ed25519Key(data=base64.b64decode(blob))
         self.relay = Relay(self.wan.ns.name, (HOST, 22))
         self.known_hosts.write_text(f"[127.0.0.1]:{self.relay.port} {kind} {blob}\n")
+
+    @property
+    def relay_address(self) -> str:
+        """``127.0.0.1:<port>``: where pvenet connects to reach this sshd."""
+        assert self.relay is not None
+        return self.relay.address
 
     @property
     def log(self) -> Path:

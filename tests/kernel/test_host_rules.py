@@ -17,12 +17,15 @@ comes from, the node's files and ``nft list ruleset``.
 
 from __future__ import annotations
 
+import copy
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from typing import Any
 
 import pytest
 
-from provider.host.model import Forward, HostRulesSpec, IpForward, Masquerade, Route
+from provider.errors import NodeError
+from provider.host.model import HostRulesSpec, parse_rules
 from provider.host.render import (
     HOOK,
     MANAGED_FILES,
@@ -36,9 +39,10 @@ from provider.host.render import (
     table,
     table_lines,
 )
+from provider.host.resource import HostRulesProvider
+from simulator.testing import SimulatorHandle, running_simulator
 from tests.kernel import ifupdown2
 from tests.kernel.conftest import Tier
-from tests.kernel.contract import ContractClient
 from tests.kernel.sshnode import Openssh, SshNode, fetch_openssh
 from tests.kernel.topology import HOST, UPSTREAM, Guest, Guests, Host, Wan
 
@@ -63,17 +67,27 @@ iface vmbr0 inet static
 LAN_GATEWAY = "10.10.10.1"
 EXTRA = "192.0.2.50"  # vm101's extra address, routed to it through the node
 PORT = 8080
-CUT_TIMEOUT = 6  # seconds: the apply's own commands run within it, then the node reverts
+CUT_TIMEOUT = 5  # seconds: the apply's own commands run within it, then the node reverts
 
-RULES_SPEC = HostRulesSpec(
-    masquerade=[Masquerade(source="10.10.10.0/24", interface="eno1", comment="lab net")],
-    forwards=[
-        Forward(protocol="tcp", port=PORT, to="10.10.10.5", to_port=80, hairpin=True),
+NODE = "pve1"
+RULES_INPUT: dict[str, Any] = {
+    "masquerade": [{"source": "10.10.10.0/24", "interface": "eno1", "comment": "lab net"}],
+    "forwards": [
+        {"protocol": "tcp", "port": PORT, "to": "10.10.10.5", "to_port": 80, "hairpin": True}
     ],
-    ip_forward=IpForward(ipv4=True, ipv6=False),
-    proxy_arp=["eno1", "vmbr0"],
-    routes=[Route(address=EXTRA, interface="vmbr0")],
-)
+    "ip_forward": {"ipv4": True},
+    "proxy_arp": ["eno1", "vmbr0"],
+    "routes": [{"address": EXTRA, "interface": "vmbr0"}],
+}
+
+
+def _spec(raw: dict[str, Any]) -> HostRulesSpec:
+    spec, problems = parse_rules(raw)
+    assert spec is not None, problems
+    return spec
+
+
+RULES_SPEC = _spec(RULES_INPUT)
 FOREIGN = """\
 table inet proxmox-firewall {
 	chain input {
@@ -85,12 +99,52 @@ table inet proxmox-firewall {
 
 
 @dataclass
+class Pvenet:
+    """pvenet's HostRules provider for node pve1, called as the engine calls it: ``check``
+    (which reads the node's networks over the simulator's API), then ``create``, ``update``,
+    ``read`` or ``delete``, with the PVENET_SSH_* settings pointing at the node's sshd."""
+
+    provider: HostRulesProvider
+    state: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def id(self) -> str:
+        """The resource's id."""
+        return f"{NODE}/host-rules"
+
+    def check(self, rules: dict[str, Any]) -> dict[str, Any]:
+        """The inputs after ``check`` (it must accept them)."""
+        result = self.provider.check({}, {"node": NODE, "rules": copy.deepcopy(rules)})
+        assert result.failures == [], result.failures
+        return dict(result.inputs)
+
+    def up(self, rules: dict[str, Any]) -> None:
+        """``pulumi up`` with these rules: create the first time, update after."""
+        news = self.check(rules)
+        if not self.state:
+            self.state = dict(self.provider.create(news).outs or news)
+        else:
+            self.state = dict(self.provider.update(self.id, self.state, news).outs or news)
+
+    def drift(self) -> list[str]:
+        """What ``pulumi refresh`` reports the node changed."""
+        return list((self.provider.read(self.id, self.state).outs or {})["drift"])
+
+    def destroy(self) -> None:
+        """``pulumi destroy``."""
+        self.provider.delete(self.id, self.state)
+        self.state = {}
+
+
+@dataclass
 class Site:
     """The node, its guests and the upstream, for one test."""
 
     wan: Wan
     pve: Host
     node: SshNode
+    pvenet: Pvenet
+    api_env: dict[str, str]
     lan: Guest  # vm100 10.10.10.5, behind the masquerade, target of the forward
     routed: Guest  # vm101 192.0.2.50/24, the extra address
     client: Guest  # vm102 10.10.10.6, a neighbour of vm100 (hairpin)
@@ -115,17 +169,48 @@ def openssh(tier: Tier) -> Openssh:
     return fetch_openssh(ifupdown2.CACHE)
 
 
+def api_environment(sim: SimulatorHandle) -> dict[str, str]:
+    """PROXMOX_VE_* for the simulator (verified HTTPS on loopback)."""
+    return {
+        "PROXMOX_VE_ENDPOINT": sim.url,
+        "PROXMOX_VE_API_TOKEN": sim.token,
+        "PROXMOX_VE_CA_CERT": str(sim.ca_file),
+        "PROXMOX_VE_TIMEOUT": "5",
+    }
+
+
+def pvenet_for(node: SshNode, sim_env: dict[str, str], confirm_timeout: float) -> Pvenet:
+    """pvenet configured from the environment only, as the provider is outside the engine."""
+    env = {
+        **sim_env,
+        "PVENET_SSH_USER": "root",
+        "PVENET_SSH_KEY": str(node.key),
+        "PVENET_SSH_KNOWN_HOSTS": str(node.known_hosts),
+        "PVENET_SSH_ADDRESSES": f"{NODE}={node.relay_address}",
+        "PVENET_SSH_CONFIRM_TIMEOUT": f"{confirm_timeout:g}",
+    }
+    with pytest.MonkeyPatch.context() as patch:
+        for key, value in env.items():
+            patch.setenv(key, value)
+        return Pvenet(HostRulesProvider.from_environment())
+
+
 @pytest.fixture
 def site(wan: Wan, pve: Host, guests: Guests, openssh: Openssh, tier: Tier) -> Iterator[Site]:
-    """The routed setup applied by ifupdown2, three guests plugged in, sshd running."""
+    """The routed setup applied by ifupdown2, three guests plugged in, sshd running, and the
+    simulator's API for the node (same interfaces) that pvenet checks against."""
     assert tier.package is not None
     result = pve.apply({"/etc/network/interfaces": INTERFACES})
     assert result.clean, str(result)
     lan = guests.add(100, "10.10.10.5/24", LAN_GATEWAY)
     routed = guests.add(101, f"{EXTRA}/24", UPSTREAM)
     client = guests.add(102, "10.10.10.6/24", LAN_GATEWAY, server=False)
-    with SshNode(pve, wan, openssh, tier.package) as node:
-        made = Site(wan, pve, node, lan, routed, client)
+    with (
+        running_simulator(state_dir=pve.lab.workdir / "simulator", interfaces=INTERFACES) as sim,
+        SshNode(pve, wan, openssh, tier.package) as node,
+    ):
+        api = api_environment(sim)
+        made = Site(wan, pve, node, pvenet_for(node, api, 30), api, lan, routed, client)
         made.attach()
         yield made
 
@@ -167,14 +252,13 @@ def assert_in_force(site: Site) -> None:
 
 
 def test_rules_carry_traffic(site: Site) -> None:
-    """Before: nothing is forwarded or routed. After: all of it, from the files pvenet renders."""
+    """Before: nothing is forwarded or routed. After pvenet's create: all of it."""
     assert not site.wan.ns.blocked(site.forward_url).ok
-    assert not site.wan.ns.blocked(f"http://{EXTRA}:80").ok
-    applied = ContractClient(site.node).apply(RULES_SPEC)
-    assert applied.confirmed
+    site.pvenet.up(RULES_INPUT)
     assert site.node.read(RULES) == rules_file(table(RULES_SPEC))
     assert site.node.run(["systemctl", "is-enabled", SERVICE]).stdout.strip() == "enabled"
     assert_in_force(site)
+    assert site.pvenet.drift() == []
 
 
 def wanted_at_boot(node: SshNode) -> list[str]:
@@ -200,7 +284,7 @@ def test_rules_survive_ifreload_and_boot(site: Site) -> None:
     node, pve = site.node, site.pve
     conf = (pve.ifupdown2.state / "network/ifupdown2/ifupdown2.conf").read_text()
     assert "\naddon_scripts_support=1\n" in conf, "ifupdown2 runs /etc/network/if-up.d"
-    assert ContractClient(node).apply(RULES_SPEC).confirmed
+    site.pvenet.up(RULES_INPUT)
     shape = ruleset_shape(node)
     for _ in range(2):
         node.run(["ifreload", "-a"])
@@ -226,6 +310,7 @@ def test_rules_survive_ifreload_and_boot(site: Site) -> None:
     site.attach()
     assert ruleset_shape(node) == shape
     assert_in_force(site)
+    assert site.pvenet.drift() == []
 
 
 def test_foreign_table_untouched_and_delete_leaves_nothing(site: Site) -> None:
@@ -235,11 +320,10 @@ def test_foreign_table_untouched_and_delete_leaves_nothing(site: Site) -> None:
     node.run(["nft", "-f", "/dev/stdin"], stdin=FOREIGN)
     before = foreign(node)
     sysctls = {k: node.sysctl(k) for k in ("net.ipv4.ip_forward", "net.ipv4.conf.eno1.proxy_arp")}
-    client = ContractClient(node)
-    assert client.apply(RULES_SPEC).confirmed
+    site.pvenet.up(RULES_INPUT)
     assert foreign(node) == before
     assert_traffic(site)
-    client.delete()
+    site.pvenet.destroy()
     assert foreign(node) == before
     assert node.run(["nft", "list", "table", *TABLE.split()], check=False).rc != 0
     for path in (*MANAGED_FILES, PVENET_DIR, SYSCTL, UNIT, HOOK):
@@ -251,24 +335,30 @@ def test_foreign_table_untouched_and_delete_leaves_nothing(site: Site) -> None:
     assert not site.wan.ns.blocked(site.forward_url).ok
 
 
+def node_files(node: SshNode) -> dict[str, str | None]:
+    """Every file host rules keep on the node, as it holds them."""
+    return {path: node.read(path) for path in MANAGED_FILES}
+
+
 def test_management_cut_is_reverted_by_the_node(site: Site) -> None:
-    """Forwarding tcp 22 to a guest cuts the path to sshd: the new connection fails, the
-    node's timer fires and puts the previous rules back; SSH works again."""
+    """pvenet reaches sshd through a port forward in front of the node, so its preview
+    cannot see that forwarding tcp 22 to a guest cuts it off. The new connection fails,
+    the node's timer puts the previous rules back, and pvenet says so."""
     node = site.node
-    assert ContractClient(node).apply(RULES_SPEC).confirmed
-    client = ContractClient(node, confirm_timeout=CUT_TIMEOUT)
-    files_before = client.current()
-    cutting = RULES_SPEC.model_copy(
-        update={
-            "forwards": [
-                *RULES_SPEC.forwards,
-                Forward(protocol="tcp", port=22, to="10.10.10.5", hairpin=False),
-            ]
-        }
-    )
-    applied = client.apply(cutting)
-    assert not applied.confirmed, "the forward of port 22 should have cut the path to sshd"
-    assert client.current() == files_before
+    site.pvenet.up(RULES_INPUT)
+    files_before = node_files(node)
+    pvenet = pvenet_for(node, site.api_env, CUT_TIMEOUT)
+    pvenet.state = site.pvenet.state
+    cutting = copy.deepcopy(RULES_INPUT)
+    cutting["forwards"].append({"protocol": "tcp", "port": 22, "to": "10.10.10.5"})
+    with pytest.raises(NodeError) as reverted:
+        pvenet.up(cutting)
+    message = str(reverted.value)
+    assert message.startswith(f"{NODE}: "), message
+    assert "could not reach the node again to confirm it" in message, message
+    assert "The node put back what it ran" in message, message
+    node.reconnect()
+    assert node_files(node) == files_before
     assert loaded(node) == table_lines(table(RULES_SPEC))
-    assert node.run(["systemctl", "is-active", f"{applied.unit}.timer"], check=False).rc == 3
     assert_traffic(site)
+    assert site.pvenet.drift() == []
