@@ -23,7 +23,6 @@ namespace to the node's public address, as a remote admin would.
 
 from __future__ import annotations
 
-import base64
 import contextlib
 import os
 import shlex
@@ -38,6 +37,7 @@ from types import TracebackType
 
 import paramiko
 
+from simulator.ssh.keys import ensure_keys, ssh_environment
 from tests.kernel.ifupdown2 import COMMANDS, PYTHON, Package, cache_lock, download_deb
 from tests.kernel.netns import LabError, run
 from tests.kernel.relay import Relay
@@ -136,17 +136,18 @@ class Done:
 class SshNode:
     """sshd in the ``pve`` namespace, the relay to it, and an SSH client for the test."""
 
-    def __init__(self, host: Host, wan: Wan, openssh: Openssh, package: Package) -> None:
+    def __init__(
+        self, host: Host, wan: Wan, openssh: Openssh, package: Package, name: str = "pve1"
+    ) -> None:
+        self.name = name
         self.host = host
         self.wan = wan
         self.openssh = openssh
         self.package = package
         self.state = host.lab.workdir / "node"
-        self.key = self.state / "id_ed25519"
-        self.known_hosts = self.state / "known_hosts"
         self.relay: Relay | None = None
+        self._keys = ensure_keys(self.state, [name])  # as the simulator's SSH face keeps them
         self._client: paramiko.SSHClient | None = None
-        self._host_key: paramiko.PKey | None = None
         self._sshd: subprocess.Popen[str] | None = None
 
     # -- start and stop ----------------------------------------------------------------
@@ -171,23 +172,11 @@ class SshNode:
         """Keys, config and shims; sshd in the namespace; the relay from loopback."""
         for sub in ("etc-upper", "etc-work", "shim-state", "bin"):
             (self.state / sub).mkdir(parents=True, exist_ok=True)
-        host_key = self.state / "ssh_host_ed25519_key"
-        for path in (host_key, self.key):
-            run(
-                [
-                    "ssh-keygen",
-                    "-q",
-                    "-t",
-                    "ed25519",
-                    "-N",
-                    "",
-                    "-C",
-                    "pvenet-kernel",
-                    "-f",
-                    str(path),
-                ]
-            )
-        shutil.copy(f"{self.key}.pub", self.state / "authorized_keys")
+        host_key = self._keys.hosts[self.name]
+        key_file = self.state / "ssh_host_ed25519_key"
+        key_file.write_bytes(host_key.export_private_key("openssh"))
+        key_file.chmod(0o600)
+        (self.state / "authorized_keys").write_bytes(self._keys.client.export_public_key("openssh"))
         (self.state / "sshd_config").write_text(_SSHD_CONFIG.format(state=self.state))
         self._shims()
         lab, ns = self.host.lab, self.host.ns
@@ -203,16 +192,12 @@ class SshNode:
             ],
         )  # fmt: skip
         self._wait_listening(self._sshd)
-        kind, blob = Path(f"{host_key}.pub").read_text().split()[:2]
-        self._host_key = paramiko.Ed25519Key(data=base64.b64decode(blob))
         self.relay = Relay(self.wan.ns.name, (HOST, 22))
-        self.known_hosts.write_text(f"[127.0.0.1]:{self.relay.port} {kind} {blob}\n")
+        self._keys.publish({self.name: ("127.0.0.1", self.relay.port)})
 
-    @property
-    def relay_address(self) -> str:
-        """``127.0.0.1:<port>``: where pvenet connects to reach this sshd."""
-        assert self.relay is not None
-        return self.relay.address
+    def environment(self) -> dict[str, str]:
+        """PVENET_SSH_USER, _KEY, _KNOWN_HOSTS and _ADDRESSES for this node's sshd."""
+        return ssh_environment(self.state)
 
     @property
     def log(self) -> Path:
@@ -276,17 +261,14 @@ class SshNode:
     def connect(self, timeout: float = 5) -> paramiko.SSHClient:
         """A new SSH connection to the node, as root with the test's key; host key pinned."""
         assert self.relay is not None
-        assert self._host_key is not None
         client = paramiko.SSHClient()
-        client.get_host_keys().add(
-            f"[127.0.0.1]:{self.relay.port}", self._host_key.get_name(), self._host_key
-        )
+        client.load_host_keys(str(self._keys.known_hosts_file))
         client.set_missing_host_key_policy(paramiko.RejectPolicy())
         client.connect(
             "127.0.0.1",
             port=self.relay.port,
             username="root",
-            key_filename=str(self.key),
+            key_filename=str(self._keys.client_file),
             look_for_keys=False,
             allow_agent=False,
             timeout=timeout,

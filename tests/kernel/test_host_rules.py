@@ -183,10 +183,7 @@ def pvenet_for(node: SshNode, sim_env: dict[str, str], confirm_timeout: float) -
     """pvenet configured from the environment only, as the provider is outside the engine."""
     env = {
         **sim_env,
-        "PVENET_SSH_USER": "root",
-        "PVENET_SSH_KEY": str(node.key),
-        "PVENET_SSH_KNOWN_HOSTS": str(node.known_hosts),
-        "PVENET_SSH_ADDRESSES": f"{NODE}={node.relay_address}",
+        **node.environment(),
         "PVENET_SSH_CONFIRM_TIMEOUT": f"{confirm_timeout:g}",
     }
     with pytest.MonkeyPatch.context() as patch:
@@ -207,7 +204,7 @@ def site(wan: Wan, pve: Host, guests: Guests, openssh: Openssh, tier: Tier) -> I
     client = guests.add(102, "10.10.10.6/24", LAN_GATEWAY, server=False)
     with (
         running_simulator(state_dir=pve.lab.workdir / "simulator", interfaces=INTERFACES) as sim,
-        SshNode(pve, wan, openssh, tier.package) as node,
+        SshNode(pve, wan, openssh, tier.package, NODE) as node,
     ):
         api = api_environment(sim)
         made = Site(wan, pve, node, pvenet_for(node, api, 30), api, lan, routed, client)
