@@ -310,25 +310,34 @@ def test_rules_survive_ifreload_and_boot(site: Site) -> None:
     assert site.pvenet.drift() == []
 
 
-def test_foreign_table_untouched_and_delete_leaves_nothing(site: Site) -> None:
-    """A firewall's table is byte-identical after apply and delete; delete leaves none of
+def test_update_and_delete_leave_the_firewall_and_nothing_of_pvenet(site: Site) -> None:
+    """A firewall's table is byte-identical after create, update and delete. An update that
+    drops the extra address takes its proxy_arp and route back; delete leaves none of
     pvenet's files, its table, route or sysctls."""
     node, pve = site.node, site.pve
     node.run(["nft", "-f", "/dev/stdin"], stdin=FOREIGN)
     before = foreign(node)
-    sysctls = {k: node.sysctl(k) for k in ("net.ipv4.ip_forward", "net.ipv4.conf.eno1.proxy_arp")}
+    keys = ("net.ipv4.ip_forward", "net.ipv4.conf.eno1.proxy_arp", "net.ipv4.conf.vmbr0.proxy_arp")
+    sysctls = {key: node.sysctl(key) for key in keys}
     site.pvenet.up(RULES_INPUT)
     assert foreign(node) == before
     assert_traffic(site)
+
+    site.pvenet.up({**RULES_INPUT, "proxy_arp": [], "routes": []})
+    assert foreign(node) == before
+    assert not site.wan.ns.blocked(f"http://{EXTRA}:80").ok
+    assert pve.ns.ip("route", "show", f"{EXTRA}/32").strip() == ""
+    assert {key: node.sysctl(key) for key in keys[1:]} == {key: sysctls[key] for key in keys[1:]}
+    assert str(site.wan.ns.http_get(site.forward_url)) == f"vm100 saw client {UPSTREAM}"
+    assert site.pvenet.drift() == []
+
     site.pvenet.destroy()
     assert foreign(node) == before
     assert node.run(["nft", "list", "table", *TABLE.split()], check=False).rc != 0
     for path in (*MANAGED_FILES, PVENET_DIR, SYSCTL, UNIT, HOOK):
         assert not node.exists(path), f"{path} left on the node"
     assert SERVICE not in wanted_at_boot(node)
-    assert {k: node.sysctl(k) for k in sysctls} == sysctls
-    assert node.sysctl("net.ipv4.conf.vmbr0.proxy_arp") == "0"
-    assert pve.ns.ip("route", "show", f"{EXTRA}/32").strip() == ""
+    assert {key: node.sysctl(key) for key in keys} == sysctls
     assert not site.wan.ns.blocked(site.forward_url).ok
 
 
