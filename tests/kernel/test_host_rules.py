@@ -249,7 +249,8 @@ def assert_in_force(site: Site) -> None:
 
 
 def test_rules_carry_traffic(site: Site) -> None:
-    """Before: nothing is forwarded or routed. After pvenet's create: all of it."""
+    """Before: the node's port 8080 is closed. After pvenet's create: forward, masquerade,
+    hairpin and the extra address carry traffic, from the files pvenet renders."""
     assert not site.wan.ns.blocked(site.forward_url).ok
     site.pvenet.up(RULES_INPUT)
     assert site.node.read(RULES) == rules_file(table(RULES_SPEC))
@@ -360,9 +361,13 @@ def test_management_cut_is_reverted_by_the_node(site: Site) -> None:
     with pytest.raises(NodeError) as reverted:
         pvenet.up(cutting)
     message = str(reverted.value)
-    assert message.startswith(f"{NODE}: "), message
-    assert "could not reach the node again to confirm it" in message, message
-    assert "The node put back what it ran" in message, message
+    assert message.startswith(f"{NODE}: the change was made, but pvenet could not reach the node")
+    assert "The node put back what it ran (timer pvenet-revert-" in message, message
+    assert f"after {CUT_TIMEOUT} s): {RULES}" in message, message
+    assert "read back as before this change" in message, message
+    # the path was cut by the forward: port 22 of the node went to vm100, which refused it
+    assert node.relay is not None
+    assert f"{HOST}:22 from {site.wan.ns.name}: [Errno 111] Connection refused" in node.relay.errors
     node.reconnect()
     assert node_files(node) == files_before
     assert loaded(node) == table_lines(table(RULES_SPEC))
