@@ -86,6 +86,15 @@ def _is_refused_character(char: str, multiline: bool) -> bool:
     return category in ("Cc", "Zl", "Zp", "Cs")
 
 
+def refused_character(value: str) -> tuple[int, str] | None:
+    """The first character no node file may hold in a one-line value (a control character, a
+    line or paragraph separator, a surrogate): its place (from 1) and its name."""
+    for index, char in enumerate(value):
+        if _is_refused_character(char, multiline=False):
+            return index + 1, _character(char)
+    return None
+
+
 def _character_problem(value: str, field: str, multiline: bool) -> str | None:
     for index, char in enumerate(value):
         if not _is_refused_character(char, multiline):

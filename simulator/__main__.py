@@ -2,7 +2,7 @@
 
 Commands:
 
-``serve``   run the HTTPS server in the foreground until SIGINT or SIGTERM
+``serve``   run the HTTPS server (and each node's SSH server) until SIGINT or SIGTERM
 ``fault``   arm, list or clear faults of a running server (through its state dir)
 ``replay``  run a scenario's calls in process and print the results and files
 ``demo``    start a background server (or reuse it) and show the node's network

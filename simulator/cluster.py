@@ -14,6 +14,7 @@ directory:
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from dataclasses import replace
 from pathlib import Path
 
@@ -64,6 +65,8 @@ class Cluster:
         self.tasks = tasks.Tasks(self.state_dir / "tasks")
         self.faults = Faults(self.state_dir / "faults.json")
         self.sdn = sdn.Sdn(self.state_dir / "sdn")
+        self.reloaded: list[Callable[[Node], None]] = []
+        """Run after each successful ``ifreload -a`` of a node (``simulator.ssh`` adds one)."""
         self.router = Router()
         node_api.register(self.router, self)
         sdn.register(self.router, self)

@@ -28,6 +28,7 @@ from proxmoxer.core import ResourceException
 from simulator.http.auth import AUTH_FILE, Auth
 from simulator.http.certs import CA_FILE
 from simulator.node import INTERFACES, INTERFACES_NEW, Node
+from simulator.ssh.keys import ssh_environment
 
 PID_FILE = "simulator.pid"
 LOG_FILE = "simulator.log"
@@ -198,6 +199,18 @@ def show_network(api: ProxmoxAPI, state_dir: Path, node: str, out: TextIO) -> No
         out.write(f"\n(pending changes are staged in {INTERFACES_NEW})\n")
 
 
+def _ssh_lines(state_dir: Path) -> str:
+    """Where the nodes' SSH servers listen and how to log in (the settings the provider reads)."""
+    env = ssh_environment(state_dir)
+    if not env:
+        return ""
+    return (
+        f"  SSH:       {env['PVENET_SSH_ADDRESSES']} (user {env['PVENET_SSH_USER']})\n"
+        f"  SSH key:   {env['PVENET_SSH_KEY']}\n"
+        f"  known_hosts: {env['PVENET_SSH_KNOWN_HOSTS']}\n"
+    )
+
+
 def run_demo(state_dir: Path, port: int, out: TextIO = sys.stdout) -> int:
     """Start (or reuse) the background simulator and show how to use it; the exit status."""
     state_dir = state_dir.resolve()
@@ -229,6 +242,7 @@ def run_demo(state_dir: Path, port: int, out: TextIO = sys.stdout) -> int:
         f"  CA file:   {ca_file}\n"
         f"  API token: {auth.token.full}\n"
         f"  state:     {state_dir}\n"
+        f"{_ssh_lines(state_dir)}"
         f"  stop it:   python -m simulator stop --state-dir {state_dir}\n"
         f"\n  curl --cacert {ca_file} -H 'Authorization: PVEAPIToken={auth.token.full}' "
         f"{url}/api2/json/nodes\n"

@@ -16,6 +16,13 @@ that. Kinds:
                   line such as ``mtu``) from every stanza it makes live, silently: the node
                   then runs without it and reports so
 
+The nodes' SSH face (``simulator.ssh.server``) counts its connections as ``CONNECT
+/nodes/<node>/ssh`` and its commands as ``SSH /nodes/<node>/ssh/<command line>``; a fault
+matches those only when its method names them exactly (``"*"`` stays with the API).
+There ``drop`` refuses a connection or closes the channel before the command runs,
+``lost`` runs it and closes the channel without an exit status, ``delay`` waits and
+``error`` fails the command (status 1, ``message`` on stderr).
+
 Faults are kept in ``faults.json`` in the state directory and re-read when the
 file changes, so ``python -m simulator fault ...`` can arm them in a running
 server; from Python use ``Faults.arm``.
@@ -36,6 +43,8 @@ from simulator.api import Request
 
 FAULT_KINDS = ("error", "drop", "lost", "delay", "lock-timeout", "task-fail", "ignore")
 IFRELOAD_FAILED = "command 'ifreload -a' failed: exit code 1"
+SSH_METHODS = ("SSH", "CONNECT")
+"""The methods of the SSH face's requests: faults name them exactly to match them."""
 
 
 @dataclass
@@ -65,6 +74,8 @@ class Fault:
 
     def matches(self, request: Request) -> bool:
         """Whether ``request`` is one this fault counts."""
+        if request.method in SSH_METHODS and self.method.upper() != request.method:
+            return False
         return fnmatchcase(request.method, self.method.upper()) and fnmatchcase(
             request.path, self.path
         )

@@ -8,6 +8,8 @@
         sim.faults.arm(Fault("error", method="PUT", path="/nodes/*/network"))
         assert sim.requests.count(method="PUT", path_glob="/nodes/*/network") == 0
         sim.files("pve1")["/etc/network/interfaces"]
+        sim.ssh_environment()                     # PVENET_SSH_* for the provider
+        sim.host_file("/etc/pvenet/rules.nft"), sim.host_state().ruleset, sim.boot("pve1")
 
 The pytest fixture ``simulator`` (``tests/conftest.py``) wraps this. The
 server runs in a thread of the calling process with an event loop of its own,
@@ -159,6 +161,7 @@ def running_simulator(
     nics: Sequence[str] | None = None,
     interfaces: str | None = None,
     task_seconds: float = 0.0,
+    ssh_ports: dict[str, int] | None = None,
 ) -> Iterator[SimulatorHandle]:
     """Run a simulator on a free port of 127.0.0.1 for the duration of the ``with`` block.
 
@@ -166,7 +169,8 @@ def running_simulator(
     existing state dir is reused (same certificate, token and files).
     ``nics`` defaults to eno1..eno4; ``interfaces`` is the text of the nodes'
     initial ``/etc/network/interfaces`` (the installer's file when None);
-    ``task_seconds`` is how long tasks report ``running``.
+    ``task_seconds`` is how long tasks report ``running``; ``ssh_ports`` the nodes' SSH
+    ports (a free one for each node left out).
     """
     with ExitStack() as stack:
         if state_dir is None:
@@ -177,6 +181,7 @@ def running_simulator(
             nics=list(nics) if nics is not None else None,
             interfaces=interfaces,
             task_seconds=task_seconds,
+            ssh_ports=ssh_ports,
         )
         server.start()
         stack.callback(server.stop)

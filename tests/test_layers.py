@@ -35,6 +35,7 @@ PURE = (
     "provider.host.render",
     "provider.host.plan",
     "simulator.ssh.nft",
+    "simulator.ssh.nftsyntax",
 )
 IO = (
     "os",

@@ -35,7 +35,7 @@ from pydantic import (
 from provider.addresses import IpAddress, IpNetwork, plain_address, unusable
 from provider.node.model import check_iface_name
 from provider.problems import Location, Problem, Wording, pydantic_problems
-from provider.text import shown, text_problem
+from provider.text import refused_character, shown
 
 Protocol = Literal["tcp", "udp"]
 PORT_MIN, PORT_MAX = 1, 65535
@@ -112,21 +112,34 @@ Port = Annotated[int | str, BeforeValidator(_port)]
 
 
 def _comment(value: str | None) -> str | None:
+    """A comment nft reads back as it was written: one line, between ``"`` that nftables
+    strings cannot escape, at most :data:`COMMENT_MAX` bytes."""
     if value is None:
         return None
-    problem = text_problem(value, field="comment", prefix='comment "', max_length=COMMENT_MAX)
-    if problem:
-        raise ValueError(problem)
-    if '"' in value:
-        raise ValueError(
-            f"comment {shown(value)} holds '\"', which an nftables string cannot hold; remove it"
+    if found := refused_character(value):
+        at, name = found
+        raise _refused(
+            value,
+            f"holds {name} at character {at}: nft reads the rules file line by line, and a "
+            "rule cannot go on past it; write the text on one line",
         )
+    for char, name, why in (
+        ('"', "'\"'", "an nftables string cannot hold"),
+        ("\\", "a backslash", "nft may not read back as written"),
+    ):
+        if (at := value.find(char)) >= 0:
+            raise _refused(value, f"holds {name} at character {at + 1}, which {why}; remove it")
+    if not value.strip():
+        raise _refused(value, "is empty; leave comment unset instead")
     if len(value.encode()) > COMMENT_MAX:
-        raise ValueError(
-            f"comment {shown(value)} is {len(value.encode())} bytes in UTF-8; nftables takes "
-            f"at most {COMMENT_MAX}"
+        raise _refused(
+            value, f"is {len(value.encode())} bytes in UTF-8; nftables takes at most {COMMENT_MAX}"
         )
     return value
+
+
+def _refused(value: str, why: str) -> ValueError:
+    return ValueError(f"comment {shown(value)} {why}")
 
 
 def _address(value: str, what: str) -> str:

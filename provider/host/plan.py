@@ -92,8 +92,9 @@ def rules_in(found: FileSet) -> HostRulesSpec:
 
 
 def sysctl_keys(spec: HostRulesSpec, found: FileSet, backup: FileSet) -> list[str]:
-    """Every sysctl a change to ``spec`` touches or must put back."""
-    keys = set(wanted_sysctls(spec))
+    """Every sysctl a change to ``spec`` touches or must put back, and the ``proxy_arp`` of
+    each interface it names (which tells whether the node has it)."""
+    keys = set(wanted_sysctls(spec)) | {proxy_arp_key(i) for i in spec.interfaces()}
     for files_ in (found, backup):
         keys |= set(wanted_sysctls(rules_in(files_)))
         keys |= set(parse_sysctl_file(files_.get(BEFORE) or ""))
@@ -104,6 +105,12 @@ def routes_to_read(spec: HostRulesSpec, found: FileSet, backup: FileSet) -> list
     """Every route a change to ``spec`` adds, keeps or removes."""
     routes = {*spec.routes, *rules_in(found).routes, *rules_in(backup).routes}
     return sorted(routes, key=lambda r: (r.host.version, r.host, r.interface))
+
+
+def missing_interfaces(spec: HostRulesSpec, state: NodeState) -> list[str]:
+    """The interfaces ``spec`` sets ``proxy_arp`` or routes on that the node does not have
+    (their ``proxy_arp`` sysctl could not be read)."""
+    return [i for i in spec.interfaces() if proxy_arp_key(i) not in state.sysctls]
 
 
 def before_values(spec: HostRulesSpec, state: NodeState) -> dict[str, str]:

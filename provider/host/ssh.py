@@ -236,7 +236,7 @@ def _drain(channel: paramiko.Channel, timeout: float) -> tuple[bytes, bytes, int
         while channel.recv_stderr_ready():
             err.extend(channel.recv_stderr(65536))
 
-    while not channel.eof_received:
+    while not (channel.eof_received or channel.exit_status_ready() or channel.closed):
         take()
         remaining = deadline - time.monotonic()
         if remaining <= 0:
@@ -250,6 +250,9 @@ def _drain(channel: paramiko.Channel, timeout: float) -> tuple[bytes, bytes, int
 
 def _reason(error: BaseException) -> str:
     """Why a connection failed, in words (no exception class names)."""
+    if isinstance(error, paramiko.ssh_exception.NoValidConnectionsError):
+        reasons = {_reason(cause) for cause in error.errors.values()}
+        return "; ".join(sorted(reasons)) or "refused"
     if isinstance(error, socket.timeout | TimeoutError):
         return "timed out"
     if isinstance(error, OSError) and error.strerror:
@@ -326,4 +329,8 @@ def connect(
             "up and pvenet:ssh.addresses / pvenet:ssh.port",
             answered=False,
         ) from None
+    transport = client.get_transport()
+    if transport is not None and isinstance(transport.sock, socket.socket):
+        # one small exec after another: without this, each waits for a delayed ACK (40 ms)
+        transport.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
     return Connection(node, client, where)

@@ -3,8 +3,9 @@
 ``HostTransaction.apply(spec)`` follows ``docs/host-rules.md``:
 
 1. holding the node's change lock (``provider.locks``), read what the node holds
-   (:class:`provider.host.plan.NodeState`) and plan the change; a node that runs the rules
-   already is left alone (a previous run's armed timer is confirmed, after the checks of 5);
+   (:class:`provider.host.plan.NodeState`), refuse rules for interfaces it lacks, and plan
+   the change; a node that runs the rules already is left alone (a previous run's armed
+   timer is confirmed, as in 5);
 2. stage the new rules file and ``nft -c -f`` it: refused, nothing is installed and no timer
    is armed, and the error shows nft's own words;
 3. back up the confirmed files, write ``revert.sh`` and arm the timer (``systemd-run
@@ -12,7 +13,7 @@
 4. install and remove files, enable or disable the unit, load the table, set sysctls, run
    ``host.sh``, and read the node back: it must run the rules;
 5. reach the node again over a **new** SSH connection and the API (``GET /version``), and
-   only then stop the timer.
+   only then stop the timer, still holding the lock (a delete then removes ``/etc/pvenet``).
 
 Anything failing after the timer is armed leaves the node to put itself back: pvenet says
 so, waits for the timer, and reports what the node runs then, as read back. A rerun after a
@@ -22,7 +23,7 @@ recognised from its revert script.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import TypeVar
 
@@ -32,6 +33,7 @@ from provider.host.model import EMPTY, HostRulesSpec
 from provider.host.plan import (
     Change,
     NodeState,
+    missing_interfaces,
     plan_change,
     routes_to_read,
     sysctl_keys,
@@ -123,12 +125,21 @@ class HostTransaction:
         """Make the node run ``spec`` (``EMPTY``: remove everything pvenet put there)."""
         with node_change(self.endpoint, self.node), self.connect() as conn:
             before = self._before_any_change("reading the node", lambda: read_state(conn, spec))
+            if missing := missing_interfaces(spec, before):
+                raise NodeError(
+                    f"{self.node}: the node has no interface {', '.join(missing)}, which "
+                    "proxy_arp or routes name; create it first (a NodeInterfaces set or a "
+                    "component the rules depend on) or fix the name. No rule was installed"
+                )
             unit = unit_id()
             change = plan_change(spec, before, unit)
             if change.empty:
                 if before.armed and before.revert:
                     self._confirm(
-                        revert_unit(before.revert) or unit, "a previous run's change", before
+                        revert_unit(before.revert) or unit,
+                        "a previous run's change",
+                        before,
+                        before.files,
                     )
                 if spec == EMPTY:
                     self._remove_directory(conn)
@@ -146,9 +157,8 @@ class HostTransaction:
             if mismatches:
                 shown = "; ".join(str(m) for m in mismatches)
                 raise self._reverted(unit, f"the node does not run the rules: {shown}", before)
-        self._confirm(unit, "the change", before)
-        if spec == EMPTY:
-            with self.connect() as conn:
+            self._confirm(unit, "the change", before, after.files)
+            if spec == EMPTY:
                 self._remove_directory(conn)
         return Outcome(True, after)
 
@@ -195,8 +205,11 @@ class HostTransaction:
         for argv, stdin in change.commands():
             conn.check(argv, stdin)
 
-    def _confirm(self, unit: str, what: str, before: NodeState) -> None:
-        """Reach the node again over a new connection and the API, then stop the timer."""
+    def _confirm(
+        self, unit: str, what: str, before: NodeState, wanted: Mapping[str, str | None]
+    ) -> None:
+        """Reach the node again over a new connection and the API, then stop the timer
+        (``wanted``: the files the change leaves)."""
         confirm(
             self.node,
             unit,
@@ -205,6 +218,7 @@ class HostTransaction:
             self.confirm_timeout,
             what,
             _expected(before),
+            {path: wanted.get(path) for path in MANAGED_FILES},
         )
 
     def _reverted(self, unit: str, reason: str, before: NodeState) -> NodeError:

@@ -145,16 +145,17 @@ class SimulatorServer:
         """
         if self._thread.running:
             raise RuntimeError("the simulator server is already started")
-        sock = _bind(self.host, self.port)
-        self.port = sock.getsockname()[1]
-        self._thread = LoopThread(f"pve-simulator-{self.port}", "the simulator server")
-        self._thread.start(lambda: self._serve(sock), sock.close)
+        # SSH first: once the API answers, the nodes' SSH settings are published
         if self.ssh is not None:
-            try:
-                self.ssh.start()
-            except BaseException:
-                self.stop()
-                raise
+            self.ssh.start()
+        try:
+            sock = _bind(self.host, self.port)
+            self.port = sock.getsockname()[1]
+            self._thread = LoopThread(f"pve-simulator-{self.port}", "the simulator server")
+            self._thread.start(lambda: self._serve(sock), sock.close)
+        except BaseException:
+            self.stop()
+            raise
 
     def stop(self) -> None:
         """Stop serving and wait for the threads to end; a no-op when not running."""

@@ -150,7 +150,9 @@ def reload_node(
 
     ``interfaces.new`` is moved into place first, so a failed reload leaves the
     new file live, as on Proxmox. ``ignored`` (an armed ``ignore`` fault) is an
-    option the node silently leaves out of every stanza it makes live.
+    option the node silently leaves out of every stanza it makes live. After a
+    reload that succeeded, ``cluster.reloaded`` hooks run (the SSH face: ifupdown2's
+    if-up.d scripts and the kernel forgetting routes of links that went).
     """
     if node.exists(INTERFACES_NEW):
         node.rename(INTERFACES_NEW, INTERFACES)
@@ -177,6 +179,8 @@ def reload_node(
         return log, "command 'ifreload -a' failed: exit code 1"
     node.active = autostarted(node, live) | ifreload.sdn_vnets(node.read(SDN_INTERFACES))
     node.applied = live
+    for hook in cluster.reloaded:
+        hook(node)
     return log, None
 
 

@@ -15,7 +15,7 @@ from collections.abc import Callable
 from simulator.node import api as node_api
 from simulator.ssh import files, kernel, nftcmd, systemd
 from simulator.ssh.context import Context, Result, fail
-from simulator.ssh.sh import SYNTAX_ERROR, Unsupported, lex, run_script
+from simulator.ssh.sh import SYNTAX_ERROR, Unsupported, lex, run_list, run_script
 
 BIN_DIRS = ("/bin", "/sbin", "/usr/bin", "/usr/sbin")
 IF_UP_DIR = "/etc/network/if-up.d"
@@ -25,18 +25,25 @@ ROOT = "root@pam"
 
 
 def ifreload(ctx: Context, argv: list[str]) -> Result:
-    """``ifreload -a``: the node's reload (as ``PUT /nodes/{node}/network``), then each
-    ``/etc/network/if-up.d`` hook per interface that is up, with ``IFACE`` set."""
+    """``ifreload -a``: the node's reload, as ``PUT /nodes/{node}/network`` does it, with
+    its :func:`after_reload` (the cluster's reload hook)."""
     if argv[1:] != ["-a"]:
         return fail(1, "simulator's ifreload understands only: ifreload -a")
+    ctx.host.save()
     log, error = node_api.reload_node(ctx.cluster, ctx.host.node, ROOT, None)
-    result = Result(0, "", "".join(line + "\n" for line in log if "error" in line))
-    if error is not None:
-        result.status = 1
-        return result
+    ctx.host.reload()  # the cluster's reload hooks (after_reload) changed the host state
+    return Result(
+        0 if error is None else 1, "", "".join(line + "\n" for line in log if "error" in line)
+    )
+
+
+def after_reload(ctx: Context) -> Result:
+    """What follows a successful reload on the node, however it was asked for (``ifreload
+    -a`` over SSH, ``PUT /nodes/{node}/network``, an SDN apply): the kernel forgets routes
+    and settings of links that went, then the if-up.d hooks run per interface."""
     ctx.host.drop_gone_links()
     ctx.host.save()
-    return result + if_up_hooks(ctx)
+    return if_up_hooks(ctx)
 
 
 def if_up_hooks(ctx: Context) -> Result:
@@ -105,12 +112,13 @@ def run(ctx: Context, argv: list[str]) -> Result:
 
 
 def run_line(ctx: Context, line: str) -> Result:
-    """One SSH exec's command line: words only, else the shell's refusal (status 2)."""
+    """One SSH exec's command line: words, quotes and ``;``/``&&``/``||`` lists; anything
+    more (pipes, redirections, ``$``, globs) is the shell's refusal (status 2)."""
     try:
-        words = lex(line, None)
+        tokens = lex(line, None)
     except Unsupported as problem:
         return fail(SYNTAX_ERROR, f"sh: 1: Syntax error: {problem} unsupported by the simulator")
-    return run(ctx, [w for w in words if isinstance(w, str)])
+    return run_list(ctx, tokens, run)
 
 
 def reads_stdin(line: str) -> bool:
@@ -137,7 +145,7 @@ def boot(ctx: Context) -> Result:
     host.power_cycle()
     host.save()
     result = kernel.sysctl(ctx, ["sysctl", "-q", "--system"])
-    result = result + ifreload(ctx, ["ifreload", "-a"])
+    result = result.also(ifreload(ctx, ["ifreload", "-a"]))
     for unit in list(host.state.enabled_units):
-        result = result + systemd.systemctl(ctx, ["systemctl", "start", unit])
+        result = result.also(systemd.systemctl(ctx, ["systemctl", "start", unit]))
     return result

@@ -30,6 +30,13 @@ class Result:
         """Both outputs, the later status (how a script's lines add up)."""
         return Result(other.status, self.stdout + other.stdout, self.stderr + other.stderr)
 
+    def also(self, other: Result) -> Result:
+        """Both outputs; a failure's status stays (a tool going on after an error, as
+        ``cat a b`` or ``sysctl -p`` do)."""
+        return Result(
+            self.status or other.status, self.stdout + other.stdout, self.stderr + other.stderr
+        )
+
 
 def fail(status: int, message: str) -> Result:
     """A failure with ``message`` (a newline added) on standard error."""

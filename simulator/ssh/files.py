@@ -20,13 +20,11 @@ def cat(ctx: Context, argv: list[str]) -> Result:
         if path in ("-", STDIN):
             result.stdout += ctx.stdin.decode("utf-8", "surrogateescape")
         elif ctx.host.is_dir(path):
-            result = result + fail(1, f"cat: {path}: Is a directory")
+            result = result.also(fail(1, f"cat: {path}: Is a directory"))
         else:
             text = ctx.host.read(path)
-            if text is None:
-                result = result + fail(1, f"cat: {path}: No such file or directory")
-            else:
-                result = result + Result(result.status, text)
+            missing = fail(1, f"cat: {path}: No such file or directory")
+            result = result.also(missing if text is None else Result(0, text))
     return result
 
 
@@ -91,10 +89,10 @@ def rm(ctx: Context, argv: list[str]) -> Result:
     result = Result()
     for path in paths:
         if ctx.host.normal(path) == "/":
-            result = result + fail(1, "rm: it is dangerous to operate recursively on '/'")
+            result = result.also(fail(1, "rm: it is dangerous to operate recursively on '/'"))
             continue
         reason = ctx.host.remove(path, recursive)
         if reason is None or (force and reason == "No such file or directory"):
             continue
-        result = result + fail(1, f"rm: cannot remove '{path}': {reason}")
+        result = result.also(fail(1, f"rm: cannot remove '{path}': {reason}"))
     return result

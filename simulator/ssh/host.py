@@ -19,7 +19,7 @@ from simulator.node import Node
 from simulator.ssh import nft
 
 STATE_FILE = "/host-state.json"
-VISIBLE_ROOTS = ("/etc/", "/usr/", "/var/", "/root/", "/run/", "/tmp/")
+VISIBLE_ROOTS = ("/etc/", "/usr/", "/lib/", "/var/", "/root/", "/run/", "/tmp/")
 """Where a command may see node files; the simulator's own records sit outside these."""
 
 # Sysctls every node has, with their values at boot (a kernel's defaults).
@@ -88,13 +88,18 @@ class Host:
 
     def __init__(self, node: Node) -> None:
         self.node = node
-        text = node.read(STATE_FILE)
-        self.state = HostState.from_json(json.loads(text)) if text else HostState()
+        self.state = HostState()
+        self.reload()
 
     @property
     def name(self) -> str:
         """The node's name."""
         return self.node.name
+
+    def reload(self) -> None:
+        """Read the runtime state again (another command changed it meanwhile)."""
+        text = self.node.read(STATE_FILE)
+        self.state = HostState.from_json(json.loads(text)) if text else HostState()
 
     def save(self) -> None:
         """Persist the runtime state (after every command that changed it)."""

@@ -67,7 +67,7 @@ def sysctl(ctx: Context, argv: list[str]) -> Result:
                     SYSCTL_FAILED, f'sysctl: cannot open "{path}": No such file or directory'
                 )
             for key, value in _parse_settings(text):
-                result = result + _write(ctx, key, value, quiet)
+                result = result.also(_write(ctx, key, value, quiet))
         ctx.host.save()
         return result
     if not operands:
@@ -78,17 +78,20 @@ def sysctl(ctx: Context, argv: list[str]) -> Result:
         if sep:
             if "w" not in flags and "=" not in operand:
                 return fail(SYSCTL_FAILED, "sysctl: no variables specified")
-            result = result + _write(ctx, key, value, quiet)
+            result = result.also(_write(ctx, key, value, quiet))
             continue
         current = ctx.host.sysctl(key)
         if current is None:
-            result = result + fail(
-                SYSCTL_FAILED, f"sysctl: cannot stat {_proc_path(key)}: No such file or directory"
+            result = result.also(
+                fail(
+                    SYSCTL_FAILED,
+                    f"sysctl: cannot stat {_proc_path(key)}: No such file or directory",
+                )
             )
-        elif "n" in flags:
-            result = result + Result(result.status, current + "\n")
         else:
-            result = result + Result(result.status, f"{key} = {current}\n")
+            result = result.also(
+                Result(0, current + "\n" if "n" in flags else f"{key} = {current}\n")
+            )
     ctx.host.save()
     return result
 
@@ -105,7 +108,7 @@ def _system(ctx: Context, quiet: bool) -> Result:
         if not quiet:
             result.stdout += f"* Applying {path} ...\n"
         for key, value in _parse_settings(text):
-            result = result + _write(ctx, key, value, quiet)
+            result = result.also(_write(ctx, key, value, quiet))
     ctx.host.save()
     return result
 

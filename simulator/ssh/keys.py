@@ -6,7 +6,8 @@
 ``client_ed25519``        the client key every node authorises for ``root`` (mode 0600),
                           with ``client_ed25519.pub``
 ``known_hosts``           ``[127.0.0.1]:<port> ssh-ed25519 ...`` per node, rewritten at start
-``addresses.json``        ``{"pve1": "127.0.0.1:<port>", ...}`` of the running server
+``addresses.json``        ``{"pve1": "127.0.0.1:<port>", ...}`` of the running server (removed
+                          when it stops)
 
 :func:`ssh_environment` turns these into the settings the provider reads
 (``PVENET_SSH_USER``, ``PVENET_SSH_KEY``, ``PVENET_SSH_KNOWN_HOSTS``,
@@ -71,6 +72,10 @@ class Keys:
         table = {node: f"{host}:{port}" for node, (host, port) in sorted(addresses.items())}
         (self.directory / ADDRESSES).write_text(json.dumps(table, indent=2) + "\n")
 
+    def withdraw(self) -> None:
+        """Remove ``addresses.json``: no server listens at those addresses any more."""
+        (self.directory / ADDRESSES).unlink(missing_ok=True)
+
 
 def ensure_keys(state_dir: Path, nodes: list[str]) -> Keys:
     """The keys in ``state_dir`` (made on first use), one host key per node in ``nodes``."""
@@ -80,7 +85,7 @@ def ensure_keys(state_dir: Path, nodes: list[str]) -> Keys:
 
 
 def ssh_environment(state_dir: Path) -> dict[str, str]:
-    """The provider's SSH settings for the server last started on ``state_dir`` ({} if none)."""
+    """The provider's SSH settings for the server running on ``state_dir`` ({} if none)."""
     directory = Path(state_dir) / SSH_DIR
     try:
         addresses = json.loads((directory / ADDRESSES).read_text())

@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
 import threading
 import time
 from collections.abc import Callable
@@ -34,11 +35,15 @@ from simulator.api import Request
 from simulator.cluster import Cluster
 from simulator.http.requestlog import RequestLog
 from simulator.loopthread import LoopThread
+from simulator.node import Node
 from simulator.ssh import commands, systemd
 from simulator.ssh.context import Context, Result
 from simulator.ssh.host import Host, node_lock
 from simulator.ssh.keys import USER, Keys, ensure_keys
 
+_log = logging.getLogger(__name__)
+
+INTERNAL_ERROR = 70  # EX_SOFTWARE: the simulator failed, not the command
 NO_ANSWER = -1  # the request log's status of an exec or connection the client got no answer to
 
 
@@ -123,6 +128,7 @@ class SshFace:
         self.host = host
         self.ports = {node: (ports or {}).get(node, 0) for node in cluster.nodes}
         self.timers = TimerThreads(self._fire)
+        cluster.reloaded.append(self._after_reload)
         self._thread = LoopThread("pve-simulator-ssh", "the SSH servers")
 
     @property
@@ -141,6 +147,8 @@ class SshFace:
     def stop(self) -> None:
         """Stop listening, cut open sessions and cancel the timer threads."""
         self.timers.cancel_all()
+        if self._thread.running:
+            self.keys.withdraw()
         self._thread.stop()
 
     async def _serve(self) -> None:
@@ -184,7 +192,13 @@ class SshFace:
     def run(self, node: str, line: str, stdin: bytes = b"") -> Result:
         """Run ``line`` on ``node`` as one exec would, without SSH (and without faults)."""
         with node_lock(self.cluster.nodes[node]):
-            return commands.run_line(self.context(node, stdin), line)
+            try:
+                return commands.run_line(self.context(node, stdin), line)
+            except Exception:
+                _log.exception("simulator bug running %r on %s", line, node)
+                return Result(
+                    INTERNAL_ERROR, "", f"simulator internal error running {line!r}: see its log\n"
+                )
 
     def boot(self, node: str) -> Result:
         """Restart ``node``: its runtime state is lost and its boot path runs again."""
@@ -231,12 +245,23 @@ class SshFace:
         ms = (time.monotonic() - started) * 1000 if started else 0.0
         self.log.record(method, path, params, status, ms)
 
+    def _after_reload(self, node: Node) -> None:
+        """The cluster reloaded ``node``'s network: ifupdown2's aftermath on the host."""
+        with node_lock(node):
+            result = commands.after_reload(self.context(node.name))
+        if result.stderr:
+            _log.warning("if-up.d hooks of %s: %s", node.name, result.stderr.strip())
+
     # -- timers ------------------------------------------------------------------------------
 
     def _fire(self, node: str, unit: str) -> None:
         """A timer thread elapsed: run the timer's command on the node."""
         with node_lock(self.cluster.nodes[node]):
-            result = systemd.fire(self.context(node), unit)
+            try:
+                result = systemd.fire(self.context(node), unit)
+            except Exception:
+                _log.exception("simulator bug firing %s on %s", unit, node)
+                result = Result(INTERNAL_ERROR)
         if result is not None:
             self._record("TIMER", f"/nodes/{node}/{unit}", {}, result.status, 0.0)
 

@@ -1,10 +1,10 @@
 """The node's ``/bin/sh`` as far as pvenet needs it: words, quotes, variables, ``if``.
 
-A command line (one SSH exec) is words only: quotes are honoured, and anything a shell
-would do more with (``;``, pipes, redirections, ``$``, globs, backquotes) is refused
-with exit status 2 rather than guessed at. A script (``/bin/sh FILE`` or an executable
-file) may also hold comments, ``NAME=VALUE`` and ``NAME="$1"`` assignments, ``"$NAME"``
-expansions, ``if LIST; then`` ... ``[else`` ...] ``fi`` blocks, ``||``/``&&`` lists,
+A command line (one SSH exec) is words joined by ``;``, ``&&`` and ``||``: quotes are
+honoured, and anything a shell would do more with (pipes, redirections, ``$``, globs,
+backquotes) is refused with exit status 2 rather than guessed at. A script (``/bin/sh
+FILE`` or an executable file) may also hold comments, ``NAME=VALUE`` and ``NAME="$1"``
+assignments, ``"$NAME"`` expansions, ``if LIST; then`` ... ``[else`` ...] ``fi`` blocks,
 ``exit [N]``, ``exec CMD`` and the ``[``/``test`` builtin (``-z``, ``-n``, ``=``, ``!=``,
 ``-x``, ``-f``, ``-e``, ``-d``). A script with any other construct is refused as a whole
 before any of it runs.
@@ -42,6 +42,7 @@ def lex(line: str, variables: Mapping[str, str] | None) -> list[Token]:
     """The words and list operators of one line, quotes removed and ``$NAME`` expanded.
 
     ``variables`` None: no expansion allowed (an SSH command line). Raises Unsupported.
+    ``||``, ``&&`` and ``;`` come out as ``Op`` tokens.
     """
     tokens: list[Token] = []
     word: list[str] = []
@@ -115,8 +116,6 @@ def lex(line: str, variables: Mapping[str, str] | None) -> list[Token]:
                 tokens.append("".join(word))
                 word, in_word = [], False
             text = ";" if char == ";" else line[i : i + 2]
-            if variables is None:
-                raise Unsupported(f'"{text}"')
             tokens.append(Op(text))
             i += len(text)
         elif char in "|&<>()`*?{}":
@@ -154,14 +153,17 @@ def run_script(ctx: Context, path: str, text: str, args: list[str], runner: Runn
     # each open `if`: (this branch runs, some branch of it has run)
     frames: list[tuple[bool, bool]] = []
     try:
-        for raw in lines:
+        for number, raw in enumerate(lines, start=1):
             running = all(frame[0] for frame in frames)
-            words = lex(raw, variables if running else {})
+            try:
+                words = lex(raw, variables if running else {})
+            except Unsupported as problem:  # an expansion that would need word splitting
+                return result + fail(SYNTAX_ERROR, f"{path}: {number}: {problem} unsupported")
             if not words:
                 continue
             first = words[0]
             if first == "if":
-                taken = running and _condition(ctx, words[1:-2], variables, runner).status == 0
+                taken = running and _list(ctx, words[1:-2], variables, runner).status == 0
                 frames.append((taken, taken))
             elif first == "else":
                 done = frames[-1][1]
@@ -173,6 +175,19 @@ def run_script(ctx: Context, path: str, text: str, args: list[str], runner: Runn
     except _Exit as stop:
         return result + stop.result
     return result
+
+
+def run_list(ctx: Context, tokens: list[Token], runner: Runner) -> Result:
+    """A command line of commands joined by ``||``, ``&&`` and ``;`` (``exit`` ends it)."""
+    first, last = (tokens[0], tokens[-1]) if tokens else ("", "")
+    if isinstance(first, Op):
+        return fail(SYNTAX_ERROR, f'sh: 1: Syntax error: "{first.text}" unexpected')
+    if isinstance(last, Op) and last.text != ";":
+        return fail(SYNTAX_ERROR, "sh: 1: Syntax error: end of file unexpected")
+    try:
+        return _list(ctx, tokens, {}, runner)
+    except _Exit as stop:
+        return stop.result
 
 
 def _check(lines: list[str]) -> tuple[int, str] | None:
@@ -201,10 +216,6 @@ def _check(lines: list[str]) -> tuple[int, str] | None:
     if depth:
         return len(lines), 'end of file unexpected (expecting "fi")'
     return None
-
-
-def _condition(ctx: Context, words: list[Token], variables: dict[str, str], run: Runner) -> Result:
-    return _list(ctx, words, variables, run)
 
 
 def _list(ctx: Context, words: list[Token], variables: dict[str, str], run: Runner) -> Result:

@@ -8,6 +8,7 @@ CMD on the node, as systemd would run ``U.service``.
 from __future__ import annotations
 
 import re
+import shlex
 
 from simulator.ssh.context import Context, Result, fail
 from simulator.ssh.host import Timer
@@ -40,7 +41,7 @@ def exec_lines(text: str, key: str) -> list[tuple[bool, list[str]]]:
         if sep and name.strip() == key and value.strip():
             command = value.strip()
             ignore = command.startswith("-")
-            found.append((ignore, command.lstrip("-@:+!").split()))
+            found.append((ignore, shlex.split(command.lstrip("-@:+!"))))
     return found
 
 
@@ -60,16 +61,21 @@ def run_exec(ctx: Context, unit: str, key: str) -> Result:
 
 
 def systemctl(ctx: Context, argv: list[str]) -> Result:
-    """``systemctl daemon-reload|enable|disable|start|stop|is-active [--now] UNIT...``."""
-    args = [a for a in argv[1:] if a not in ("--now", "-q", "--quiet")]
-    now = "--now" in argv
-    quiet = "-q" in argv or "--quiet" in argv
+    """``systemctl daemon-reload|enable|disable|is-enabled|start|stop|is-active [--now]
+    UNIT...``."""
+    options = [a for a in argv[1:] if a.startswith("-")]
+    unknown = [o for o in options if o not in ("--now", "-q", "--quiet", "--no-pager")]
+    if unknown:
+        return fail(1, f"systemctl: unrecognized option '{unknown[0]}'")
+    args = [a for a in argv[1:] if not a.startswith("-")]
+    now = "--now" in options
+    quiet = "-q" in options or "--quiet" in options
     if not args:
         return fail(1, "Too few arguments.")
     verb, units = args[0], [_unit_name(u) for u in args[1:]]
     bad = [u for u in units if not _UNIT_RE.fullmatch(u)]
     if bad:
-        return fail(1, f'Invalid unit name "{bad[0]}" escaped as ...')
+        return fail(1, f'Invalid unit name "{bad[0]}".')
     state = ctx.host.state
     if verb == "daemon-reload":
         state.loaded_units = sorted(
@@ -90,14 +96,16 @@ def systemctl(ctx: Context, argv: list[str]) -> Result:
                 result.stdout += ("active" if active else "inactive") + "\n"
             if not active:
                 result.status = SYSTEMCTL_INACTIVE
+        elif verb == "is-enabled":
+            result = result.also(_is_enabled(ctx, unit, quiet))
         elif verb in ("enable", "disable"):
-            result = result + _enable(ctx, unit, verb == "enable")
+            result = result.also(_enable(ctx, unit, verb == "enable"))
             if now and result.status == 0:
-                result = result + _start_stop(ctx, unit, verb == "enable")
+                result = result.also(_start_stop(ctx, unit, verb == "enable"))
         elif verb in ("start", "stop", "restart"):
             if verb == "restart":
-                result = result + _start_stop(ctx, unit, False)
-            result = result + _start_stop(ctx, unit, verb != "stop")
+                result = result.also(_start_stop(ctx, unit, False))
+            result = result.also(_start_stop(ctx, unit, verb != "stop"))
         else:
             return fail(1, f"Unknown command verb {verb}.")
     ctx.host.save()
@@ -107,6 +115,15 @@ def systemctl(ctx: Context, argv: list[str]) -> Result:
 def _unit_files(ctx: Context, directory: str) -> list[str]:
     host = ctx.host.node.host_path(directory)
     return [f"{directory}/{p.name}" for p in sorted(host.iterdir()) if p.is_file()]
+
+
+def _is_enabled(ctx: Context, unit: str, quiet: bool) -> Result:
+    """``is-enabled``: ``enabled`` (0) or ``disabled`` (1); a unit without a file fails."""
+    if unit_file(ctx, unit) is None:
+        return fail(1, f"Failed to get unit file state for {unit}: No such file or directory")
+    enabled = unit in ctx.host.state.enabled_units
+    shown = "" if quiet else ("enabled\n" if enabled else "disabled\n")
+    return Result(0 if enabled else 1, shown)
 
 
 def _enable(ctx: Context, unit: str, enable: bool) -> Result:

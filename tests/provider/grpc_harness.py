@@ -43,6 +43,7 @@ from pulumi.runtime._serialization import _serialize
 from pulumi.runtime.proto import provider_pb2 as pb
 from pulumi.runtime.proto.provider_pb2_grpc import ResourceProviderStub
 
+from provider.engine import ConfiguredProvider
 from provider.node.resource import NodeInterfacesProvider
 
 _R = TypeVar("_R")
@@ -53,11 +54,11 @@ TYPE = "pulumi-python:dynamic/pvenet:NodeInterfaces"
 PROVIDER_KEY = "__provider"
 START_TIMEOUT_S = 30.0
 CALL_TIMEOUT_S = 60.0
-SECRET_CONFIG_KEYS = ("pvenet:apiToken",)
+SECRET_CONFIG_KEYS = ("pvenet:apiToken", "pvenet:ssh")
 """Stack config set with ``pulumi config set --secret``: the engine sends it wrapped as a secret."""
 
 
-def serialized_provider(provider: NodeInterfacesProvider | None = None) -> str:
+def serialized_provider(provider: ConfiguredProvider | None = None) -> str:
     """The ``__provider`` input exactly as ``pulumi.dynamic.Resource`` computes it."""
     value, _contains_secrets = _serialize(
         True, serialize_provider, provider or NodeInterfacesProvider()

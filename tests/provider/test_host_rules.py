@@ -12,6 +12,8 @@ import copy
 from typing import Any
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from provider.errors import HostCallFailed, NodeError
 from provider.host.confirm import Reach
@@ -29,7 +31,7 @@ from simulator.faults import Fault
 from simulator.testing import SimulatorHandle
 from tests.provider.conftest import configure_for
 
-CONFIRM_S = "2"
+CONFIRM_S = "3"
 NAT: dict[str, Any] = {
     "masquerade": [{"source": "10.10.10.0/24", "interface": "vmbr0", "comment": "lab NAT"}],
     "forwards": [
@@ -95,7 +97,7 @@ def test_a_second_run_changes_nothing(simulator: SimulatorHandle, host: HostRule
     host.create(props)
     simulator.requests.clear()
     host.update("pve1/host-rules", props, props)
-    written = [r for r in simulator.requests if r.method == "SSH" and "install" in r.path]
+    written = [r for r in simulator.requests.entries() if r.method == "SSH" and "install" in r.path]
     assert written == []
 
 
@@ -104,7 +106,7 @@ def test_read_shows_rules_and_forwarding_changed_by_hand(
 ) -> None:
     props = checked(host, NAT)
     host.create(props)
-    assert host.read("pve1/host-rules", props).outputs["drift"] == []
+    assert host.read("pve1/host-rules", props).outs["drift"] == []
     edited = (simulator.host_file(RULES) or "").replace("dport 8080", "dport 8081")
     assert run(simulator, "sysctl -qw net.ipv4.ip_forward=0")[0] == 0
     simulator.ssh.run("pve1", "install -D -m 0644 /dev/stdin /tmp/edited.nft", edited.encode())
@@ -112,8 +114,8 @@ def test_read_shows_rules_and_forwarding_changed_by_hand(
     read = host.read("pve1/host-rules", props)
     assert read.inputs["rules"]["forwards"][0]["port"] == 8081
     assert read.inputs["rules"]["ip_forward"]["ipv4"] is False
-    assert any("net.ipv4.ip_forward" in line for line in read.outputs["drift"])
-    host.update("pve1/host-rules", read.outputs, props)
+    assert any("net.ipv4.ip_forward" in line for line in read.outs["drift"])
+    host.update("pve1/host-rules", read.outs, props)
     assert run(simulator, "sysctl -n net.ipv4.ip_forward") == (0, "1\n")
     assert "dport 8080" in run(simulator, "nft list table inet pvenet")[1]
 
@@ -200,7 +202,7 @@ def test_an_unconfirmed_change_left_armed_is_confirmed_by_the_rerun(
     simulator.requests.clear()
     host.create(props)
     assert armed_timers(simulator) == []
-    written = [r for r in simulator.requests if r.method == "SSH" and "install" in r.path]
+    written = [r for r in simulator.requests.entries() if r.method == "SSH" and "install" in r.path]
     assert written == []
 
 
@@ -242,3 +244,149 @@ def test_an_unknown_host_key_is_refused_with_its_fingerprint(
     assert "pulumi config set --path pvenet:ssh.hostKey 'ssh-" in message
     assert "PRIVATE KEY" not in message
     assert simulator.host_file(RULES) is None
+
+
+@pytest.mark.parametrize(
+    ("command", "first"),
+    [
+        ("cat /etc/pvenet/rules.nft", "no rule was installed"),
+        ("systemd-run *", "no rule was installed"),
+        ("install -D -m 0755 /dev/stdin /etc/pvenet/host.sh", "The node put back what it ran"),
+        ("sysctl -qw *", "The node put back what it ran"),
+        ("systemctl stop *", None),
+    ],
+)
+def test_a_lost_answer_anywhere_leaves_a_true_message_and_the_rerun_converges(
+    simulator: SimulatorHandle, host: HostRulesProvider, command: str, first: str | None
+) -> None:
+    """The command ran, its answer did not come back. The first run says what the node holds
+    (or, when the lost answer was the confirmation's and the node shows it ran, succeeds);
+    the run after converges: the rules are live, no timer is left armed."""
+    props = checked(host, NAT)
+    simulator.faults.arm(Fault("lost", method="SSH", path=f"/nodes/pve1/ssh/{command}"))
+    if first is None:
+        host.create(props)
+    else:
+        with pytest.raises(NodeError, match=first):
+            host.create(props)
+    host.create(props)
+    for path, content in props["rendered"].items():
+        assert simulator.host_file(path) == content, path
+    assert "dport 8080" in run(simulator, "nft list table inet pvenet")[1]
+    assert run(simulator, "sysctl -n net.ipv4.ip_forward") == (0, "1\n")
+    assert armed_timers(simulator) == []
+
+
+def test_proxy_arp_on_an_interface_the_node_lacks_is_refused_before_any_write(
+    simulator: SimulatorHandle, host: HostRulesProvider
+) -> None:
+    props = checked(host, {"proxy_arp": ["vmbr9"], "ip_forward": {"ipv4": True}})
+    simulator.requests.clear()
+    with pytest.raises(NodeError) as refused:
+        host.create(props)
+    assert str(refused.value).startswith("pve1: the node has no interface vmbr9, which proxy_arp")
+    assert [e.path for e in simulator.requests.entries() if "install" in e.path] == []
+    assert armed_timers(simulator) == []
+
+
+def test_create_and_delete_leave_another_table_and_sysctl_file_as_they_were(
+    simulator: SimulatorHandle, host: HostRulesProvider
+) -> None:
+    """A firewall's own table and someone's sysctl file are not pvenet's: untouched."""
+    firewall = (
+        "table inet proxmox-firewall {\n\tchain input {\n\t\ttype filter hook input priority "
+        "filter; policy accept;\n\t\ttcp dport 8006 accept\n\t}\n}\n"
+    )
+    simulator.ssh.run("pve1", "install -D -m 0644 /dev/stdin /etc/firewall.nft", firewall.encode())
+    assert run(simulator, "nft -f /etc/firewall.nft")[0] == 0
+    simulator.ssh.run(
+        "pve1", "install -D -m 0644 /dev/stdin /etc/sysctl.d/80-mine.conf", b"vm.swappiness = 10\n"
+    )
+    listed = run(simulator, "nft list table inet proxmox-firewall")
+    props = checked(host, NAT)
+    host.create(props)
+    assert run(simulator, "nft list table inet proxmox-firewall") == listed
+    host.delete("pve1/host-rules", props)
+    assert run(simulator, "nft list table inet proxmox-firewall") == listed
+    assert simulator.host_file("/etc/sysctl.d/80-mine.conf") == "vm.swappiness = 10\n"
+    assert simulator.host_file("/etc/firewall.nft") == firewall
+
+
+GUEST_RULES = st.fixed_dictionaries(
+    {
+        "masquerade": st.lists(
+            st.sampled_from(
+                [
+                    {"source": "10.10.10.0/24", "interface": "vmbr0"},
+                    {"source": "fd00:10::/64", "interface": "vmbr0", "comment": "lab v6"},
+                ]
+            ),
+            unique_by=lambda m: m["source"],
+        ),
+        "forwards": st.lists(
+            st.builds(
+                lambda port, host, to_port: {
+                    "protocol": "tcp",
+                    "port": port,
+                    "to": f"192.168.10.{host}",
+                    "to_port": to_port,
+                },
+                st.integers(2000, 2999),
+                st.integers(50, 60),
+                st.none() | st.integers(1, 1024),
+            ),
+            max_size=2,
+            unique_by=lambda f: f["port"],
+        ),
+        "ip_forward": st.fixed_dictionaries({"ipv4": st.booleans(), "ipv6": st.booleans()}),
+        "proxy_arp": st.lists(st.just("vmbr0"), max_size=1),
+        "routes": st.lists(
+            st.builds(
+                lambda host: {"address": f"203.0.113.{host}", "interface": "vmbr0"},
+                st.integers(1, 4),
+            ),
+            max_size=2,
+            unique_by=lambda r: r["address"],
+        ),
+    }
+)
+KERNEL_KEYS = (
+    "net.ipv4.ip_forward",
+    "net.ipv6.conf.all.forwarding",
+    "net.ipv4.conf.vmbr0.proxy_arp",
+)
+
+
+@settings(
+    max_examples=6,
+    deadline=None,
+    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
+)
+@given(steps=st.lists(GUEST_RULES, min_size=1, max_size=3))
+def test_any_sequence_of_changes_lands_and_delete_puts_the_node_back(
+    simulator: SimulatorHandle, host: HostRulesProvider, steps: list[dict[str, Any]]
+) -> None:
+    """Create, update, update, delete on one node (each example starts from the node the
+    previous one's delete left): every step runs as rendered, and delete leaves the sysctls
+    and routes as they were before pvenet, with none of its files."""
+    kernel = {key: run(simulator, f"sysctl -n {key}") for key in KERNEL_KEYS}
+    previous: dict[str, Any] | None = None
+    for rules in steps:
+        props = checked(host, rules)
+        if previous is None:
+            host.create(props)
+        else:
+            host.update("pve1/host-rules", previous, props)
+        for path, content in props["rendered"].items():
+            assert simulator.host_file(path) == content, path
+        assert host.read("pve1/host-rules", props).outs["drift"] == []
+        assert armed_timers(simulator) == []
+        previous = props
+    assert previous is not None
+    host.delete("pve1/host-rules", previous)
+    assert {key: run(simulator, f"sysctl -n {key}") for key in KERNEL_KEYS} == kernel
+    for host_number in range(1, 5):
+        routes = run(simulator, f"ip -j route show 203.0.113.{host_number}/32")[1]
+        assert routes.strip() in ("", "[]")
+    for path in MANAGED_FILES:
+        assert simulator.host_file(path) is None, path

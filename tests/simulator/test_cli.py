@@ -25,6 +25,7 @@ from proxmoxer.core import ResourceException
 from simulator.demo import PID_FILE, running_pid
 from simulator.node import INTERFACES, INTERFACES_NEW, SDN_INTERFACES, installer_interfaces
 from simulator.replay import replay
+from simulator.ssh.keys import ssh_environment
 from simulator.testing import SimulatorHandle
 
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
@@ -259,6 +260,24 @@ def test_serve_refuses_a_malformed_token(tmp_path: Path) -> None:
     assert "API token" in done.stderr
 
 
+def test_serve_listens_for_ssh_on_the_port_it_is_given(serve: Any, tmp_path: Path) -> None:
+    """``--ssh-port NODE=PORT``: that node's SSH server, published for the provider."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    serve(tmp_path / "state", "--ssh-port", f"pve1={port}")
+    env = ssh_environment(tmp_path / "state")
+    assert env["PVENET_SSH_ADDRESSES"] == f"pve1=127.0.0.1:{port}"
+    with socket.create_connection(("127.0.0.1", port), timeout=10) as conn:
+        assert conn.recv(8) == b"SSH-2.0-"
+
+
+def test_serve_refuses_a_malformed_ssh_port(tmp_path: Path) -> None:
+    done = _cli("serve", "--state-dir", str(tmp_path), "--port", "0", "--ssh-port", "2222")
+    assert done.returncode == 2
+    assert "NODE=PORT" in done.stderr
+
+
 # -- demo and stop -------------------------------------------------------------------------------
 
 
@@ -276,6 +295,8 @@ def test_demo_starts_a_background_server_and_stop_ends_it(tmp_path: Path) -> Non
         assert str(state / "pve-root-ca.pem") in shown.stdout
         assert "Network of node pve1" in shown.stdout
         assert "iface vmbr0 inet static" in shown.stdout  # the node's file
+        ssh = ssh_environment(state)
+        assert f"  SSH:       {ssh['PVENET_SSH_ADDRESSES']} (user root)\n" in shown.stdout
         again = _cli("demo", "--state-dir", str(state), "--port", port)
         assert again.returncode == 0
         assert f"Reusing the simulator already running (PID {pid})" in again.stdout
@@ -285,6 +306,7 @@ def test_demo_starts_a_background_server_and_stop_ends_it(tmp_path: Path) -> Non
     assert "Stopped the simulator" in stopped.stdout
     assert running_pid(state) is None
     assert not (state / PID_FILE).exists()
+    assert ssh_environment(state) == {}  # no SSH settings for a server that is gone
     assert _exited(pid)
     assert "No simulator is running" in _cli("stop", "--state-dir", str(state)).stdout
 

@@ -12,6 +12,7 @@ from pathlib import Path
 import asyncssh
 import pytest
 
+from simulator.faults import Fault
 from simulator.testing import SimulatorHandle, running_simulator
 from tests.simulator.ssh_client import run, run_many
 
@@ -162,12 +163,37 @@ def test_an_unknown_command_is_not_found(simulator: SimulatorHandle) -> None:
 
 @pytest.mark.parametrize(
     "command",
-    ["cat /etc/network/interfaces | head", "rm -f /x; rm -f /y", "cat $HOME", "cat /etc/*"],
+    [
+        "cat /etc/network/interfaces | head",
+        "cat /etc/network/interfaces > /tmp/copy",
+        "cat $HOME",
+        "cat /etc/*",
+        "cat `ls`",
+        "|| cat /etc/network/interfaces",
+    ],
 )
 def test_shell_constructs_are_refused_not_guessed(simulator: SimulatorHandle, command: str) -> None:
     answer = run(simulator, command)
     assert answer.status == 2
     assert answer.stderr.startswith("sh: 1: Syntax error: ")
+
+
+def test_a_command_line_may_chain_commands_as_a_person_would(simulator: SimulatorHandle) -> None:
+    """The hand removal of docs/host-rules.md, as one line."""
+    install(simulator, RULES, RULES_FILE)
+    install(simulator, "/etc/systemd/system/pvenet-rules.service", "[Service]\n")
+    assert run(simulator, f"nft -f {RULES} && systemctl enable pvenet-rules.service").status == 0
+    line = (
+        "systemctl disable --now pvenet-rules.service; nft delete table inet pvenet; "
+        "rm -rf /etc/pvenet /etc/systemd/system/pvenet-rules.service; systemctl daemon-reload; "
+        "sysctl --system"
+    )
+    assert run(simulator, line).status == 0
+    assert simulator.host_file(RULES) is None
+    assert run(simulator, "nft list table inet pvenet").status == 1
+    assert simulator.host_state().enabled_units == []
+    assert run(simulator, "cat /nothing || cat /etc/network/interfaces").status == 0
+    assert run(simulator, "cat /nothing && cat /etc/network/interfaces").stdout == ""
 
 
 # -- nft ------------------------------------------------------------------------------------
@@ -265,3 +291,10 @@ def test_each_command_is_logged_with_the_length_of_its_input_only(
     assert [entry.status for entry in logged] == [0, 0]
     assert "masquerade" not in simulator.requests.path.read_text()
     assert simulator.requests.count(method="CONNECT", path_glob="/nodes/pve1/ssh") == 2
+
+
+def test_an_api_fault_with_wildcards_leaves_ssh_alone(simulator: SimulatorHandle) -> None:
+    """SSH requests match only faults that name their method (CONNECT, SSH) exactly."""
+    simulator.faults.arm(Fault("drop"))
+    assert run(simulator, "sysctl -n net.ipv4.ip_forward") == (0, "0\n", "")
+    assert len(simulator.faults.armed()) == 1  # still waiting for an API request

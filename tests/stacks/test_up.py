@@ -17,6 +17,7 @@ from pulumi import automation as auto
 
 from components import pulumi_cli, up
 from components.project import PROJECT_ROOT
+from simulator.testing import running_simulator
 
 
 @pytest.mark.usefixtures("bare_path", "failing_installer")
@@ -67,6 +68,20 @@ def test_the_dev_stack_lives_in_the_project_with_a_documented_passphrase(
     assert env["PROXMOX_VE_API_TOKEN"] == "root@pam!pvenet=SECRET"
     monkeypatch.setenv("PULUMI_CONFIG_PASSPHRASE", "mine")
     assert up.stack_environment("t")["PULUMI_CONFIG_PASSPHRASE"] == "mine"
+
+
+def test_the_dev_stack_gets_the_simulators_ssh_settings(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The providers reach the simulated nodes over SSH with the settings it published."""
+    with running_simulator(tmp_path / "dev") as sim:
+        monkeypatch.setattr(up, "SIMULATOR_STATE", tmp_path / "dev")
+        env = up.stack_environment("t")
+        host, port = sim.ssh.addresses["pve1"]
+        assert env["PVENET_SSH_ADDRESSES"] == f"pve1={host}:{port}"
+        assert env["PVENET_SSH_USER"] == "root"
+        assert Path(env["PVENET_SSH_KEY"]) == (tmp_path / "dev/ssh/client_ed25519").resolve()
+        assert f"[{host}]:{port} ssh-ed25519 " in Path(env["PVENET_SSH_KNOWN_HOSTS"]).read_text()
 
 
 def test_a_directory_that_is_not_a_project_is_refused_before_anything_starts(
