@@ -144,6 +144,7 @@ class Site:
     pve: Host
     node: SshNode
     pvenet: Pvenet
+    sim: SimulatorHandle
     api_env: dict[str, str]
     lan: Guest  # vm100 10.10.10.5, behind the masquerade, target of the forward
     routed: Guest  # vm101 192.0.2.50/24, the extra address
@@ -179,13 +180,9 @@ def api_environment(sim: SimulatorHandle) -> dict[str, str]:
     }
 
 
-def pvenet_for(node: SshNode, sim_env: dict[str, str], confirm_timeout: float) -> Pvenet:
+def pvenet_for(ssh_env: dict[str, str], api_env: dict[str, str], confirm_timeout: float) -> Pvenet:
     """pvenet configured from the environment only, as the provider is outside the engine."""
-    env = {
-        **sim_env,
-        **node.environment(),
-        "PVENET_SSH_CONFIRM_TIMEOUT": f"{confirm_timeout:g}",
-    }
+    env = {**api_env, **ssh_env, "PVENET_SSH_CONFIRM_TIMEOUT": f"{confirm_timeout:g}"}
     with pytest.MonkeyPatch.context() as patch:
         for key, value in env.items():
             patch.setenv(key, value)
@@ -207,7 +204,9 @@ def site(wan: Wan, pve: Host, guests: Guests, openssh: Openssh, tier: Tier) -> I
         SshNode(pve, wan, openssh, tier.package, NODE) as node,
     ):
         api = api_environment(sim)
-        made = Site(wan, pve, node, pvenet_for(node, api, 30), api, lan, routed, client)
+        made = Site(
+            wan, pve, node, pvenet_for(node.environment(), api, 30), sim, api, lan, routed, client
+        )
         made.attach()
         yield made
 
@@ -354,7 +353,7 @@ def test_management_cut_is_reverted_by_the_node(site: Site) -> None:
     node = site.node
     site.pvenet.up(RULES_INPUT)
     files_before = node_files(node)
-    pvenet = pvenet_for(node, site.api_env, CUT_TIMEOUT)
+    pvenet = pvenet_for(node.environment(), site.api_env, CUT_TIMEOUT)
     pvenet.state = site.pvenet.state
     cutting = copy.deepcopy(RULES_INPUT)
     cutting["forwards"].append({"protocol": "tcp", "port": 22, "to": "10.10.10.5"})
@@ -373,3 +372,41 @@ def test_management_cut_is_reverted_by_the_node(site: Site) -> None:
     assert loaded(node) == table_lines(table(RULES_SPEC))
     assert_traffic(site)
     assert site.pvenet.drift() == []
+
+
+READS = (
+    *(f"cat {path}" for path in MANAGED_FILES),
+    "cat /etc/pvenet/nosuch",
+    "nft list table inet pvenet",
+    "nft list table inet nosuch",
+    "nft -c -f /etc/pvenet/rules.nft",
+    "nft -c -f /etc/pvenet/nosuch.nft",
+    "sysctl -n net.ipv4.ip_forward",
+    "sysctl -n net.ipv4.conf.eno1.proxy_arp",
+    "sysctl -n net.ipv4.conf.vmbr0.proxy_arp",
+    "sysctl -n net.ipv4.conf.nosuch.proxy_arp",
+    "sysctl -qw net.ipv4.conf.nosuch.proxy_arp=1",
+    "sysctl -p /etc/pvenet/nosuch.conf",
+    f"ip -j route show {EXTRA}/32",
+    "ip -j route show 192.0.2.99/32",
+)
+"""Reads of the contract answered by the real tools on both sides (systemctl and
+systemd-run are shims on the kernel node, so they are not compared)."""
+
+
+def test_simulator_answers_as_the_real_node(site: Site) -> None:
+    """The same provider code against the simulator's SSH face and the real node: after the
+    same create, each read of the contract gets the same exit status, stdout and stderr."""
+    on_sim = pvenet_for(site.sim.ssh_environment(), site.api_env, 30)
+    on_sim.up(RULES_INPUT)
+    site.pvenet.up(RULES_INPUT)
+    differ = []
+    for line in READS:
+        sim = site.sim.ssh.run(NODE, line)
+        real = site.node.run(line, check=False)
+        if (sim.status, sim.stdout, sim.stderr) != (real.rc, real.stdout, real.stderr):
+            differ.append(
+                f"{line}\n  simulator: {sim.status} {sim.stdout!r} {sim.stderr!r}"
+                f"\n  real node: {real.rc} {real.stdout!r} {real.stderr!r}"
+            )
+    assert not differ, "\n".join(differ)

@@ -159,12 +159,12 @@ def test_sysctl_reads_writes_and_applies_a_file(simulator: SimulatorHandle) -> N
 def test_sysctl_refuses_what_the_kernel_does_not_have(
     simulator: SimulatorHandle, command: str, stderr: str
 ) -> None:
-    assert run(simulator, command) == (255, "", stderr)
+    assert run(simulator, command) == (1, "", stderr)
 
 
 def test_a_vlan_interface_sysctl_is_named_with_a_slash(simulator: SimulatorHandle) -> None:
     assert ok(simulator, "sysctl -n net.ipv4.conf.vmbr0.proxy_arp") == "0\n"
-    assert run(simulator, "sysctl -n net.ipv4.conf.vmbr0/10.proxy_arp").status == 255
+    assert run(simulator, "sysctl -n net.ipv4.conf.vmbr0/10.proxy_arp").status == 1
 
 
 # -- routes ---------------------------------------------------------------------------------
