@@ -18,8 +18,10 @@ comes from, the node's files and ``nft list ruleset``.
 from __future__ import annotations
 
 import copy
+import difflib
 from collections.abc import Iterator
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -35,6 +37,7 @@ from provider.host.render import (
     SYSCTL,
     TABLE,
     UNIT,
+    parse_table,
     rules_file,
     table,
     table_lines,
@@ -43,6 +46,7 @@ from provider.host.resource import HostRulesProvider
 from simulator.testing import SimulatorHandle, running_simulator
 from tests.kernel import ifupdown2
 from tests.kernel.conftest import Tier
+from tests.kernel.netns import Lab
 from tests.kernel.sshnode import Openssh, SshNode, fetch_openssh
 from tests.kernel.topology import HOST, UPSTREAM, Guest, Guests, Host, Wan
 
@@ -410,3 +414,69 @@ def test_simulator_answers_as_the_real_node(site: Site) -> None:
                 f"\n  real node: {real.rc} {real.stdout!r} {real.stderr!r}"
             )
     assert not differ, "\n".join(differ)
+
+
+BROAD_RULES: dict[str, Any] = {
+    "masquerade": [
+        {"source": "10.10.10.0/24", "interface": "eno1", "comment": "lab net"},
+        {"source": "10.20.0.0/16", "interface": "vmbr0.20"},
+        {"source": "fd00:10::/64", "interface": "eno1"},
+    ],
+    "forwards": [
+        {"protocol": "tcp", "port": 8080, "to": "10.10.10.5", "to_port": 80, "hairpin": True},
+        {"protocol": "udp", "port": "5000-5010", "to": "10.10.10.6"},
+        {"protocol": "tcp", "port": 2222, "to": "10.10.10.7", "to_port": 22, "address": HOST},
+        {
+            "protocol": "tcp",
+            "port": 8443,
+            "to": "10.10.10.8",
+            "to_port": 443,
+            "interface": "eno1",
+            "hairpin": True,
+            "comment": "web, tls",
+        },
+        {"protocol": "tcp", "port": 8081, "to": "fd00:10::5", "to_port": 80},
+        {"protocol": "tcp", "port": 9000, "to": "fd00:10::6", "address": "2001:db8::10"},
+        {"protocol": "udp", "port": 53, "to": "10.20.0.5", "comment": "dns"},
+    ],
+    "ip_forward": {"ipv4": True, "ipv6": True},
+}
+"""Every shape of rule pvenet writes: ranges, addresses, interfaces, hairpin, IPv6, comments."""
+
+
+def test_simulator_lists_tables_as_nft_does(lab: Lab, tmp_path: Path) -> None:
+    """The same rules files loaded into the simulator's nft and the real one (a firewall's
+    table with a counter, then pvenet's with every shape of rule): ``nft list`` prints the
+    same, byte for byte, and the table reads back as the rules it was rendered from."""
+    ns = lab.netns("nft")
+    spec = _spec(BROAD_RULES)
+    files = {"firewall.nft": FOREIGN, "rules.nft": rules_file(table(spec))}
+    with running_simulator(state_dir=tmp_path / "simulator") as sim:
+        for name, text in files.items():
+            (tmp_path / name).write_text(text)
+            ns.exec("nft", "-f", str(tmp_path / name))
+            path = f"/etc/pvenet/{name}"
+            assert (
+                sim.ssh.run(NODE, f"install -D -m 0644 /dev/stdin {path}", text.encode()).status
+                == 0
+            )
+            loaded_sim = sim.ssh.run(NODE, f"nft -f {path}")
+            assert loaded_sim.status == 0, loaded_sim.stderr
+        differ = []
+        for command in ("list table inet pvenet", "list table inet proxmox-firewall"):
+            real = ns.exec("nft", *command.split()).stdout
+            listed = sim.ssh.run(NODE, f"nft {command}").stdout
+            differ += difflib.unified_diff(
+                real.splitlines(), listed.splitlines(), f"nft {command}", "simulator", lineterm=""
+            )
+        assert not differ, "\n".join(differ)
+        real = ns.exec("nft", "list", "ruleset").stdout
+        assert sim.ssh.run(NODE, "nft list ruleset").stdout == real
+    listing = ns.exec("nft", "list", "table", *TABLE.split()).stdout
+    assert table_lines(listing) == table_lines(table(spec))
+    parsed = parse_table(table_lines(listing))
+    assert (parsed.forwards, parsed.masquerade, parsed.unknown) == (
+        spec.forwards,
+        spec.masquerade,
+        [],
+    )
