@@ -205,7 +205,7 @@ def _serve(args: argparse.Namespace) -> int:
     try:
         server.start()
     except OSError as exc:
-        print(f"error: cannot listen on {args.host}:{args.port}: {exc}", file=sys.stderr)
+        print(f"error: cannot listen for {exc.strerror or exc}", file=sys.stderr)
         return 1
     print(_banner(server, state_dir), end="", flush=True)
     while not stopping.wait(0.5):

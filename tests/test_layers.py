@@ -123,6 +123,7 @@ PROGRAM_SIDE = (
     "components.stack",
     "components.deploy",
     "provider.node.resource",
+    "provider.host.resource",
     "provider.sdn.resource",
     "provider.sdn.networks",
 )

@@ -82,15 +82,16 @@ def _reason(status: int, message: str) -> str:
 
 
 def _bind(host: str, port: int) -> socket.socket:
-    """A listening-ready TCP socket on ``host:port`` (port 0: any free port)."""
+    """A listening-ready TCP socket on ``host:port`` (port 0: any free port); OSError
+    naming the address when it cannot be bound."""
     family = socket.AF_INET6 if ":" in host else socket.AF_INET
     sock = socket.socket(family, socket.SOCK_STREAM)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     try:
         sock.bind((host, port))
-    except OSError:
+    except OSError as exc:
         sock.close()
-        raise
+        raise OSError(exc.errno, f"the API on {host}:{port}: {exc.strerror}") from exc
     return sock
 
 

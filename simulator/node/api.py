@@ -144,17 +144,24 @@ def autostarted(node: Node, text: str) -> set[str]:
 
 
 def reload_node(
-    cluster: Cluster, node: Node, user: str, failure: str | None, ignored: str | None = None
+    cluster: Cluster,
+    node: Node,
+    user: str,
+    failure: str | None,
+    ignored: str | None = None,
+    *,
+    staged: bool = True,
 ) -> tuple[list[str], str | None]:
     """What the reload worker does on one node; returns the task log and its error, if any.
 
-    ``interfaces.new`` is moved into place first, so a failed reload leaves the
-    new file live, as on Proxmox. ``ignored`` (an armed ``ignore`` fault) is an
+    ``interfaces.new`` is moved into place first (``staged``: the API's apply and
+    pvenetcommit at boot do it; a bare ``ifreload -a`` does not), so a failed reload
+    leaves the new file live, as on Proxmox. ``ignored`` (an armed ``ignore`` fault) is an
     option the node silently leaves out of every stanza it makes live. After a
     reload that succeeded, ``cluster.reloaded`` hooks run (the SSH face: ifupdown2's
     if-up.d scripts and the kernel forgetting routes of links that went).
     """
-    if node.exists(INTERFACES_NEW):
+    if staged and node.exists(INTERFACES_NEW):
         node.rename(INTERFACES_NEW, INTERFACES)
     live = node.read(INTERFACES) or ""
     if ignored:

@@ -24,13 +24,14 @@ NOT_EXECUTABLE = 126
 ROOT = "root@pam"
 
 
-def ifreload(ctx: Context, argv: list[str]) -> Result:
-    """``ifreload -a``: the node's reload, as ``PUT /nodes/{node}/network`` does it, with
-    its :func:`after_reload` (the cluster's reload hook)."""
+def ifreload(ctx: Context, argv: list[str], staged: bool = False) -> Result:
+    """``ifreload -a``: the node's reload, as ``PUT /nodes/{node}/network`` does it but
+    leaving a staged ``interfaces.new`` alone (``staged``: move it into place first, as
+    at boot), with its :func:`after_reload` (the cluster's reload hook)."""
     if argv[1:] != ["-a"]:
         return fail(1, "simulator's ifreload understands only: ifreload -a")
     ctx.host.save()
-    log, error = node_api.reload_node(ctx.cluster, ctx.host.node, ROOT, None)
+    log, error = node_api.reload_node(ctx.cluster, ctx.host.node, ROOT, None, staged=staged)
     ctx.host.reload()  # the cluster's reload hooks (after_reload) changed the host state
     return Result(
         0 if error is None else 1, "", "".join(line + "\n" for line in log if "error" in line)
@@ -145,7 +146,7 @@ def boot(ctx: Context) -> Result:
     host.power_cycle()
     host.save()
     result = kernel.sysctl(ctx, ["sysctl", "-q", "--system"])
-    result = result.also(ifreload(ctx, ["ifreload", "-a"]))
+    result = result.also(ifreload(ctx, ["ifreload", "-a"], staged=True))
     for unit in list(host.state.enabled_units):
         result = result.also(systemd.systemctl(ctx, ["systemctl", "start", unit]))
     return result

@@ -18,8 +18,9 @@ def _proc_path(key: str) -> str:
     return "/proc/sys/" + "/".join(part.replace("/", ".") for part in key.split("."))
 
 
-def _parse_settings(text: str) -> list[tuple[str, str]]:
-    """``key = value`` lines of a sysctl file (blank lines and ``#``/``;`` comments skipped)."""
+def _parse_settings(text: str) -> list[tuple[str, str, bool]]:
+    """(key, value, failure ignored) of each ``key = value`` line of a sysctl file (blank
+    lines and ``#``/``;`` comments skipped; a leading ``-`` ignores a key that fails)."""
     found = []
     for raw in text.splitlines():
         line = raw.strip()
@@ -27,8 +28,17 @@ def _parse_settings(text: str) -> list[tuple[str, str]]:
             continue
         key, sep, value = line.partition("=")
         if sep:
-            found.append((key.strip().lstrip("-"), value.strip()))
+            found.append((key.strip().lstrip("-"), value.strip(), key.startswith("-")))
     return found
+
+
+def _apply(ctx: Context, text: str, quiet: bool) -> Result:
+    """Set each key of a sysctl file; a key that fails fails the whole (unless ``-key``)."""
+    result = Result()
+    for key, value, ignored in _parse_settings(text):
+        step = _write(ctx, key, value, quiet)
+        result = result.also(Result(0, step.stdout) if ignored else step)
+    return result
 
 
 def _write(ctx: Context, key: str, value: str, quiet: bool) -> Result:
@@ -68,8 +78,7 @@ def sysctl(ctx: Context, argv: list[str]) -> Result:
                 return result + fail(
                     SYSCTL_FAILED, f'sysctl: cannot open "{path}": No such file or directory'
                 )
-            for key, value in _parse_settings(text):
-                result = result.also(_write(ctx, key, value, quiet))
+            result = result.also(_apply(ctx, text, quiet))
         ctx.host.save()
         return result
     if not operands:
@@ -78,8 +87,6 @@ def sysctl(ctx: Context, argv: list[str]) -> Result:
     for operand in operands:
         key, sep, value = operand.partition("=")
         if sep:
-            if "w" not in flags and "=" not in operand:
-                return fail(SYSCTL_FAILED, "sysctl: no variables specified")
             result = result.also(_write(ctx, key, value, quiet))
             continue
         current = ctx.host.sysctl(key)
@@ -109,8 +116,7 @@ def _system(ctx: Context, quiet: bool) -> Result:
             continue
         if not quiet:
             result.stdout += f"* Applying {path} ...\n"
-        for key, value in _parse_settings(text):
-            result = result.also(_write(ctx, key, value, quiet))
+        result = result.also(_apply(ctx, text, quiet))
     ctx.host.save()
     return result
 

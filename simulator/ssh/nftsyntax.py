@@ -436,7 +436,7 @@ class _Parser:
         def name(value: Token) -> str:
             if value.kind not in ("string", "word") or not value.text or len(value.text) > 15:
                 raise self.fail(value, "interface name")
-            return f'"{value.text}"' if token.text.endswith("name") else value.text
+            return f'"{value.text}"'
 
         return _join(token.text, operator, self.values(name)), False
 

@@ -155,15 +155,7 @@ class SshFace:
         acceptors = []
         try:
             for node in self.cluster.nodes:
-                acceptor = await asyncssh.listen(
-                    self.host,
-                    self.ports[node],
-                    server_factory=lambda node=node: _NodeServer(self, node),
-                    server_host_keys=[self.keys.hosts[node]],
-                    process_factory=lambda process, node=node: self._exec(node, process),
-                    encoding=None,
-                    reuse_address=True,
-                )
+                acceptor = await self._listen(node)
                 acceptors.append(acceptor)
                 self.ports[node] = acceptor.get_port()
             self._thread.ready()
@@ -174,6 +166,22 @@ class SshFace:
             for acceptor in acceptors:
                 with contextlib.suppress(Exception):
                     await asyncio.wait_for(acceptor.wait_closed(), 2.0)
+
+    async def _listen(self, node: str) -> asyncssh.SSHAcceptor:
+        """Node ``node``'s SSH server; OSError naming the node and address when it cannot."""
+        try:
+            return await asyncssh.listen(
+                self.host,
+                self.ports[node],
+                server_factory=lambda: _NodeServer(self, node),
+                server_host_keys=[self.keys.hosts[node]],
+                process_factory=lambda process: self._exec(node, process),
+                encoding=None,
+                reuse_address=True,
+            )
+        except OSError as exc:
+            where = f"{self.host}:{self.ports[node]}"
+            raise OSError(exc.errno, f"SSH of node {node} on {where}: {exc.strerror}") from exc
 
     # -- commands ----------------------------------------------------------------------------
 

@@ -71,3 +71,16 @@ def test_without_ssh_a_node_change_uses_no_ssh(
     create(node_interfaces)
     assert "vmbr5" in listed(simulator)
     assert [e for e in simulator.requests.entries() if e.method in ("SSH", "CONNECT")] == []
+
+
+def test_a_failed_apply_is_rolled_back_and_the_timer_stopped(
+    simulator: SimulatorHandle, guarded: NodeInterfacesProvider
+) -> None:
+    """The reload fails: pvenet restores the previous config through the API, as without
+    SSH, and then stops the timer it armed (the node is reachable)."""
+    simulator.faults.arm(Fault("task-fail", method="PUT", path="/nodes/pve1/network"))
+    with pytest.raises(NodeError) as failed:
+        create(guarded)
+    assert "the node is as before" in str(failed.value)
+    assert "vmbr5" not in listed(simulator)
+    assert simulator.host_state().timers == {}

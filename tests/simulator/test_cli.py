@@ -272,6 +272,21 @@ def test_serve_listens_for_ssh_on_the_port_it_is_given(serve: Any, tmp_path: Pat
         assert conn.recv(8) == b"SSH-2.0-"
 
 
+def test_serve_says_which_port_it_cannot_listen_on(tmp_path: Path) -> None:
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        api = _cli("serve", "--state-dir", str(tmp_path / "a"), "--port", str(port))
+        ssh = _cli(
+            "serve", "--state-dir", str(tmp_path / "b"), "--port", "0", "--ssh-port", f"pve1={port}"
+        )
+    assert api.returncode == 1
+    assert f"error: cannot listen for the API on 127.0.0.1:{port}: " in api.stderr
+    assert ssh.returncode == 1
+    assert f"error: cannot listen for SSH of node pve1 on 127.0.0.1:{port}: " in ssh.stderr
+
+
 def test_serve_refuses_a_malformed_ssh_port(tmp_path: Path) -> None:
     done = _cli("serve", "--state-dir", str(tmp_path), "--port", "0", "--ssh-port", "2222")
     assert done.returncode == 2

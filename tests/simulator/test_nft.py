@@ -65,6 +65,7 @@ def listed_rule(rule: str, hook: str = "prerouting", kind: str = "nat") -> str:
             'ip saddr != 10.0.0.0/8 oifname "vmbr0" snat ip to 192.168.10.2',
             "postrouting",
         ),
+        ("iif vmbr0 tcp dport 22 accept", 'iif "vmbr0" tcp dport 22 accept', "prerouting"),
     ],
 )
 def test_a_rule_is_listed_as_nft_lists_it(rule: str, listed: str, hook: str) -> None:

@@ -162,6 +162,19 @@ def test_sysctl_refuses_what_the_kernel_does_not_have(
     assert run(simulator, command) == (1, "", stderr)
 
 
+def test_a_sysctl_file_with_an_unknown_key_sets_the_others_and_fails(
+    simulator: SimulatorHandle,
+) -> None:
+    install(simulator, SYSCTL, "net.ipv4.nope = 1\nnet.ipv4.ip_forward = 1\n")
+    answer = run(simulator, f"sysctl -p {SYSCTL}")
+    assert answer.status == 255
+    assert answer.stdout == "net.ipv4.ip_forward = 1\n"
+    assert ok(simulator, "sysctl -n net.ipv4.ip_forward") == "1\n"
+    install(simulator, SYSCTL, "-net.ipv4.nope = 1\nnet.ipv4.ip_forward = 0\n")
+    assert run(simulator, f"sysctl -q -p {SYSCTL}") == (0, "", "")  # "-key": ignored
+    assert ok(simulator, "sysctl -n net.ipv4.ip_forward") == "0\n"
+
+
 def test_a_vlan_interface_sysctl_is_named_with_a_slash(simulator: SimulatorHandle) -> None:
     assert ok(simulator, "sysctl -n net.ipv4.conf.vmbr0.proxy_arp") == "0\n"
     assert run(simulator, "sysctl -n net.ipv4.conf.vmbr0/10.proxy_arp").status == 1
@@ -371,8 +384,11 @@ def test_ifreload_applies_a_staged_interfaces_file_and_links_that_go_lose_their_
     api.nodes("pve1").network.put()
     ok(simulator, "ip route replace 192.168.10.60/32 dev vmbr1")
     api.nodes("pve1").network("vmbr1").delete()
-    live = simulator.files()["/etc/network/interfaces.new"]
-    ok(simulator, "install -D -m 0644 /dev/stdin /etc/network/interfaces", live)
+    staged = simulator.files()["/etc/network/interfaces.new"]
+    ok(simulator, "ifreload -a")  # a bare ifreload leaves a staged change pending
+    assert ("192.168.10.60", "vmbr1") in routes(simulator)
+    assert simulator.files()["/etc/network/interfaces.new"] == staged
+    ok(simulator, "install -D -m 0644 /dev/stdin /etc/network/interfaces", staged)
     ok(simulator, "ifreload -a")
     assert ("192.168.10.60", "vmbr1") not in routes(simulator)
     assert ("192.168.10.50", "vmbr0") in routes(simulator)  # the hook put vmbr0's back
@@ -397,6 +413,17 @@ def test_boot_runs_the_enabled_units_again(simulator: SimulatorHandle) -> None:
     assert ok(simulator, "sysctl -n net.ipv4.ip_forward") == "1\n"  # from /etc/sysctl.d
     assert routes(simulator) == [("192.168.10.50", "vmbr0"), ("192.168.10.51", "eno2")]
     assert ok(simulator, "systemctl is-active pvenet-rules.service") == "active\n"
+
+
+def test_boot_makes_a_staged_network_change_live_as_pvenetcommit_does(
+    simulator: SimulatorHandle,
+) -> None:
+    simulator.proxmox().nodes("pve1").network.post(iface="vmbr1", type="bridge", autostart=1)
+    simulator.boot()
+    files = simulator.files()
+    assert files["/etc/network/interfaces.new"] is None
+    assert "iface vmbr1 inet manual" in (files["/etc/network/interfaces"] or "")
+    assert ok(simulator, "sysctl -n net.ipv4.conf.vmbr1.proxy_arp") == "0\n"  # vmbr1 is up
 
 
 def test_boot_without_the_unit_loses_the_runtime_state(simulator: SimulatorHandle) -> None:
