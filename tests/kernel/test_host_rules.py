@@ -27,6 +27,7 @@ from typing import Any
 import pytest
 
 from provider.errors import NodeError
+from provider.host.confirm import InterfacesGuard, Reach
 from provider.host.model import HostRulesSpec, parse_rules
 from provider.host.render import (
     HOOK,
@@ -378,6 +379,36 @@ def test_management_cut_is_reverted_by_the_node(site: Site) -> None:
     assert site.pvenet.drift() == []
 
 
+def test_network_change_that_cuts_ssh_is_reverted_by_the_node(site: Site) -> None:
+    """A node network change guarded as pvenet guards it when SSH is configured: backup and
+    timer armed over SSH, then Proxmox's apply (the new interfaces file, ``ifreload -a``)
+    moves the node's address away from the one pvenet reaches. The node's timer puts the old
+    file back and reloads it with the real ifupdown2; pvenet says so; SSH works again."""
+    node, pve = site.node, site.pve
+    provider = pvenet_for(node.environment(), site.api_env, CUT_TIMEOUT).provider
+    ssh = provider.ssh
+    assert ssh is not None
+    reach = Reach(provider.settings, ssh, NODE)
+    guard = InterfacesGuard(NODE, reach.connect, reach.api, CUT_TIMEOUT)
+    guard.arm()
+    moved = INTERFACES.replace("address 192.0.2.10/24", "address 192.0.2.11/24")
+    result = pve.apply({"/etc/network/interfaces": moved})  # what the API's apply runs
+    assert result.clean, str(result)
+    assert "192.0.2.11/24" in pve.ns.ip("-br", "addr", "show", "eno1")
+    with pytest.raises(NodeError) as reverted:
+        guard.confirm()
+    message = str(reverted.value)
+    assert message.startswith(
+        f"{NODE}: the network change was made, but pvenet could not reach the node again"
+    ), message
+    assert f"The node put back what it ran (timer {guard.unit}, after {CUT_TIMEOUT} s)" in message
+    assert "/etc/network/interfaces read back as before this change" in message, message
+    assert pve.ifupdown2.read("/etc/network/interfaces") == INTERFACES
+    assert f"{HOST}/24" in pve.ns.ip("-br", "addr", "show", "eno1")
+    node.reconnect()
+    assert node.run(["cat", "/etc/network/interfaces"]).stdout == INTERFACES
+
+
 READS = (
     *(f"cat {path}" for path in MANAGED_FILES),
     "cat /etc/pvenet/nosuch",
@@ -462,7 +493,7 @@ def test_simulator_lists_tables_as_nft_does(lab: Lab, tmp_path: Path) -> None:
             )
             loaded_sim = sim.ssh.run(NODE, f"nft -f {path}")
             assert loaded_sim.status == 0, loaded_sim.stderr
-        differ = []
+        differ: list[str] = []
         for command in ("list table inet pvenet", "list table inet proxmox-firewall"):
             real = ns.exec("nft", *command.split()).stdout
             listed = sim.ssh.run(NODE, f"nft {command}").stdout
