@@ -8,7 +8,9 @@ runs in the ``pve`` namespace inside a private mount namespace:
   to ``/etc/pvenet``, ``/etc/sysctl.d``, ``/etc/systemd/system`` lands there and never
   in this machine's ``/etc``; ``/etc/network`` and ``/run/network`` are the ifupdown2
   state of the ``pve`` namespace (``Host.ifupdown2``), so ``ifreload -a`` over SSH and
-  the test's own ``Host.apply`` see the same files and state.
+  the test's own ``Host.apply`` see the same files and state. ``/run`` and ``/root`` are
+  private tmpfs (this machine's root shell startup files stay out of every SSH exec), and
+  the overlay's ``/etc/passwd`` gains the ``sshd`` privilege separation user.
 - ``/usr/local/sbin``, first on root's PATH in an SSH session, holds the shims: systemd
   does not run in a namespace, so ``systemctl`` and ``systemd-run`` are the scripts in
   ``tests/kernel/shims``; ``ifreload``/``ifup``/``ifdown``/``ifquery`` run the unpacked
@@ -45,7 +47,6 @@ from tests.kernel.topology import HOST, Host, Wan
 
 PACKAGES = ("openssh-server", "libwrap0")  # libwrap0: sshd links it; not on every machine
 SHIMS = Path(__file__).with_name("shims")
-SHIM_STATE = "/run/pvenet-shim"
 LISTENING = "Server listening on 0.0.0.0 port 22."
 
 # Runs in the pve namespace, in a private mount namespace; then execs sshd.
@@ -283,15 +284,13 @@ class SshNode:
         *,
         stdin: str | None = None,
         check: bool = True,
-        client: paramiko.SSHClient | None = None,
     ) -> Done:
-        """One SSH exec (a word list is quoted for the remote shell); ``stdin`` fed and closed."""
+        """One SSH exec on the kept connection (a word list is quoted for the remote shell);
+        ``stdin`` fed and closed. LabError unless it exits 0, when ``check``."""
         text = command if isinstance(command, str) else shlex.join(command)
-        if client is None:
-            if self._client is None:
-                self._client = self.connect()
-            client = self._client
-        channel = client.get_transport().open_session(timeout=10)  # type: ignore[union-attr]
+        if self._client is None:
+            self._client = self.connect()
+        channel = self._client.get_transport().open_session(timeout=10)  # type: ignore[union-attr]
         channel.settimeout(120)
         channel.exec_command(text)
         if stdin is not None:
