@@ -280,6 +280,23 @@ def ruleset_shape(node: SshNode) -> tuple[int, int, int]:
     return tables, chains, rules
 
 
+def reboot(site: Site) -> None:
+    """What a reboot does to the node's host rules: the table, the sysctls and vmbr0 (with
+    its proxy_arp and route) are gone; networking brings vmbr0 up again (``ifreload -a``,
+    the if-up.d hook), systemd-sysctl reads the sysctl files, then the enabled units start:
+    of those, the test runs pvenet's (the others are this machine's)."""
+    node, pve = site.node, site.pve
+    pve.ns.exec("nft", "delete", "table", *TABLE.split())
+    for key in ("net.ipv4.ip_forward", "net.ipv4.conf.eno1.proxy_arp"):
+        pve.ns.exec("sysctl", "-qw", f"{key}=0")
+    pve.ns.ip("link", "del", "vmbr0")
+    assert not site.wan.ns.blocked(site.forward_url).ok
+    node.run(["ifreload", "-a"])
+    node.run(["sysctl", "-p", SYSCTL])
+    assert SERVICE in wanted_at_boot(node)
+    node.run(["systemctl", "start", SERVICE])
+
+
 def test_rules_survive_ifreload_and_boot(site: Site) -> None:
     """ifreload -a twice: nothing piles up. vmbr0 recreated: the if-up.d hook puts proxy_arp
     and the route back. "Boot" (table, sysctls, links gone): the unit's ExecStart restores all."""
@@ -299,16 +316,7 @@ def test_rules_survive_ifreload_and_boot(site: Site) -> None:
     site.attach()
     assert_in_force(site)
 
-    # boot: no table, forwarding off, vmbr0 made anew by networking, then pvenet's unit
-    pve.ns.exec("nft", "delete", "table", *TABLE.split())
-    for key in ("net.ipv4.ip_forward", "net.ipv4.conf.eno1.proxy_arp"):
-        pve.ns.exec("sysctl", "-qw", f"{key}=0")
-    pve.ns.ip("link", "del", "vmbr0")
-    assert not site.wan.ns.blocked(site.forward_url).ok
-    node.run(["ifreload", "-a"])
-    node.run(["sysctl", "-p", SYSCTL])  # systemd-sysctl at boot
-    assert SERVICE in wanted_at_boot(node)
-    node.run(["systemctl", "start", SERVICE])  # of the enabled units, the one that is ours
+    reboot(site)
     site.attach()
     assert ruleset_shape(node) == shape
     assert_in_force(site)
@@ -429,12 +437,9 @@ READS = (
 systemd-run are shims on the kernel node, so they are not compared)."""
 
 
-def test_simulator_answers_as_the_real_node(site: Site) -> None:
-    """The same provider code against the simulator's SSH face and the real node: after the
-    same create, each read of the contract gets the same exit status, stdout and stderr."""
-    on_sim = pvenet_for(site.sim.ssh_environment(), site.api_env, 30)
-    on_sim.up(RULES_INPUT)
-    site.pvenet.up(RULES_INPUT)
+def differences(site: Site) -> list[str]:
+    """Each read of ``READS`` whose exit status, stdout or stderr differ between the
+    simulator's pve1 and the real node."""
     differ = []
     for line in READS:
         sim = site.sim.ssh.run(NODE, line)
@@ -444,7 +449,23 @@ def test_simulator_answers_as_the_real_node(site: Site) -> None:
                 f"{line}\n  simulator: {sim.status} {sim.stdout!r} {sim.stderr!r}"
                 f"\n  real node: {real.rc} {real.stdout!r} {real.stderr!r}"
             )
-    assert not differ, "\n".join(differ)
+    return differ
+
+
+def test_simulator_answers_as_the_real_node(site: Site) -> None:
+    """The same provider code against the simulator's SSH face and the real node: after the
+    same create, after a reboot of each and after the same delete, each read of the
+    contract gets the same exit status, stdout and stderr."""
+    on_sim = pvenet_for(site.sim.ssh_environment(), site.api_env, 30)
+    on_sim.up(RULES_INPUT)
+    site.pvenet.up(RULES_INPUT)
+    assert differences(site) == [], "after create:\n" + "\n".join(differences(site))
+    reboot(site)
+    assert site.sim.boot(NODE).status == 0
+    assert differences(site) == [], "after boot:\n" + "\n".join(differences(site))
+    on_sim.destroy()
+    site.pvenet.destroy()
+    assert differences(site) == [], "after delete:\n" + "\n".join(differences(site))
 
 
 BROAD_RULES: dict[str, Any] = {
