@@ -66,7 +66,11 @@ def nft_command(ctx: Context, argv: list[str]) -> Result:
 def _load(ctx: Context, path: str, check: bool) -> Result:
     text = ctx.host.read(path)
     if text is None:
-        return fail(1, f'Error: Could not open file "{path}": No such file or directory')
+        # nft 1.0.6 names no location it could read and ends with two empty lines
+        return fail(
+            1,
+            f'internal:0:0-0: Error: Could not open file "{path}": No such file or directory\n\n\n',
+        )
     try:
         ruleset = nft.load(text, path, ctx.host.ruleset)
     except nft.NftError as error:

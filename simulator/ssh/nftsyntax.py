@@ -484,7 +484,7 @@ class _Parser:
             packets = self.number(self.next())
             self.word("bytes", ("bytes",))
             return f"counter packets {packets} bytes {self.number(self.next())}", False
-        return "counter", False
+        return "counter packets 0 bytes 0", False  # nft lists a new counter with its values
 
     def log(self, token: Token, families: set[str]) -> tuple[str, bool]:
         text = "log"

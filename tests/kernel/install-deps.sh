@@ -10,8 +10,10 @@
 #   qemu  qemu-system-x86_64 and a static busybox, for the scenarios that need
 #         kernel modules this kernel lacks (bond, 802.1q, bridge vlan_filtering)
 #
-# ifupdown2 and the guest kernel are NOT installed: the tier downloads their
-# Debian packages and unpacks them into its cache (/var/tmp/pvenet-kernel-cache).
+# ifupdown2, openssh-server (+ libwrap0, for the host-rules node's sshd) and the guest
+# kernel are NOT installed: the tier downloads their Debian packages (apt-get download)
+# and unpacks them into its cache (/var/tmp/pvenet-kernel-cache). Installing
+# openssh-server would start an sshd on this machine's port 22 and write /etc/ssh.
 # Prints what it installs; installs nothing when every tool is present.
 set -euo pipefail
 

@@ -56,7 +56,8 @@ def listed_rule(rule: str, hook: str = "prerouting", kind: str = "nat") -> str:
         ),
         (
             'ip6 saddr fd00:10:0:0::/64 oifname "vmbr0" counter masquerade comment "lab"',
-            'ip6 saddr fd00:10::/64 oifname "vmbr0" counter masquerade comment "lab"',
+            'ip6 saddr fd00:10::/64 oifname "vmbr0" counter packets 0 bytes 0 masquerade '
+            'comment "lab"',
             "postrouting",
         ),
         (

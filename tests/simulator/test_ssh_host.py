@@ -159,7 +159,7 @@ def test_sysctl_reads_writes_and_applies_a_file(simulator: SimulatorHandle) -> N
 def test_sysctl_refuses_what_the_kernel_does_not_have(
     simulator: SimulatorHandle, command: str, stderr: str
 ) -> None:
-    assert run(simulator, command) == (255, "", stderr)
+    assert run(simulator, command) == (1, "", stderr)
 
 
 def test_a_sysctl_file_with_an_unknown_key_sets_the_others_and_fails(
@@ -167,7 +167,7 @@ def test_a_sysctl_file_with_an_unknown_key_sets_the_others_and_fails(
 ) -> None:
     install(simulator, SYSCTL, "net.ipv4.nope = 1\nnet.ipv4.ip_forward = 1\n")
     answer = run(simulator, f"sysctl -p {SYSCTL}")
-    assert answer.status == 255
+    assert answer.status == 1
     assert answer.stdout == "net.ipv4.ip_forward = 1\n"
     assert ok(simulator, "sysctl -n net.ipv4.ip_forward") == "1\n"
     install(simulator, SYSCTL, "-net.ipv4.nope = 1\nnet.ipv4.ip_forward = 0\n")
@@ -177,7 +177,7 @@ def test_a_sysctl_file_with_an_unknown_key_sets_the_others_and_fails(
 
 def test_a_vlan_interface_sysctl_is_named_with_a_slash(simulator: SimulatorHandle) -> None:
     assert ok(simulator, "sysctl -n net.ipv4.conf.vmbr0.proxy_arp") == "0\n"
-    assert run(simulator, "sysctl -n net.ipv4.conf.vmbr0/10.proxy_arp").status == 255
+    assert run(simulator, "sysctl -n net.ipv4.conf.vmbr0/10.proxy_arp").status == 1
 
 
 # -- routes ---------------------------------------------------------------------------------
