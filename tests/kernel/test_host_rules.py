@@ -111,11 +111,8 @@ class Pvenet:
 
     provider: HostRulesProvider
     state: dict[str, Any] = field(default_factory=dict)
-
-    @property
-    def id(self) -> str:
-        """The resource's id."""
-        return f"{NODE}/host-rules"
+    id: str = ""
+    """The resource's id, as ``create`` gave it."""
 
     def check(self, rules: dict[str, Any]) -> dict[str, Any]:
         """The inputs after ``check`` (it must accept them)."""
@@ -127,7 +124,8 @@ class Pvenet:
         """``pulumi up`` with these rules: create the first time, update after."""
         news = self.check(rules)
         if not self.state:
-            self.state = dict(self.provider.create(news).outs or news)
+            created = self.provider.create(news)
+            self.id, self.state = str(created.id), dict(created.outs or news)
         else:
             self.state = dict(self.provider.update(self.id, self.state, news).outs or news)
 
