@@ -221,7 +221,11 @@ class HostRulesProvider(ConfiguredProvider):
         handover.release(self._place(node), id_)
 
     def _place(self, node: str) -> handover.Place:
-        return (self.settings.endpoint, f"{node} host rules")
+        """Where the rules are: the node, as the API and SSH reach it (one cluster's node
+        reached over another SSH address is another place)."""
+        ssh = self.ssh
+        at = (ssh.address(node) or "") if ssh is not None else ""
+        return (self.settings.endpoint, f"{node} host rules {at}".rstrip())
 
     def read(self, id_: str, props: dict[str, Any]) -> ReadResult:
         """The rules the node runs (``pulumi refresh`` shows rules changed by hand)."""
