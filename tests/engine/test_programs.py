@@ -237,3 +237,29 @@ def test_up_with_refresh_rebuilds_a_node_that_was_reset(
     rebuilt = deployment.run("up", refresh=True)
     _ok(rebuilt.ok, rebuilt.output, rebuilt.error)
     assert sections(deployment.files()) == sections(built)
+
+
+def test_host_rules_show_in_the_preview_and_a_hand_edit_shows_on_refresh(
+    tmp_path: Path, sim: SimulatorHandle, pulumi_cli: auto.PulumiCommand
+) -> None:
+    """The NAT example's port forward: `preview --diff` shows the rule that will be installed
+    and makes no SSH write; forwarding turned off by hand on the node shows on `refresh` as
+    drift of the host rules, and the next `up` turns it back on."""
+    deployment = Deployment.of(EXAMPLES / "nat", tmp_path / "work", sim, pulumi_cli)
+    preview = deployment.run("preview", diff=True)
+    _ok(preview.ok, preview.output, preview.error)
+    assert "tcp dport 8080 dnat ip to 10.10.10.5:80" in preview.output, preview.output
+    assert not [e for e in sim.requests.entries() if e.method == "SSH"], "a preview used SSH"
+    up = deployment.run("up")
+    _ok(up.ok, up.output, up.error)
+    assert sim.ssh.run("pve1", "sysctl -n net.ipv4.ip_forward").stdout == "1\n"
+    assert sim.ssh.run("pve1", "sysctl -qw net.ipv4.ip_forward=0").status == 0
+    drifted = deployment.run("refresh", diff=True)
+    _ok(drifted.ok, drifted.output, drifted.error)
+    host_rules = [s for s in drifted.steps if s["type"].endswith(":HostRules")]
+    assert [s["op"] for s in host_rules] in (["update"], ["refresh"]), drifted.steps
+    assert drifted.changes.get("update", 0) == 1, drifted.changes
+    assert "net.ipv4.ip_forward" in drifted.output
+    repaired = deployment.run("up")
+    _ok(repaired.ok, repaired.output, repaired.error)
+    assert sim.ssh.run("pve1", "sysctl -n net.ipv4.ip_forward").stdout == "1\n"
