@@ -66,3 +66,12 @@ def test_a_stack_without_networks_is_refused_with_its_key() -> None:
     assert status == 1
     assert "there is no stack 'missing'" in err
     assert out == ""
+
+
+def test_the_readme_shows_the_dev_diagram_as_render_draws_it() -> None:
+    """The README's picture of the dev stack is the one `render --diagram` prints today."""
+    readme = (EXPECTED.parent.parent.parent / "README.md").read_text()
+    after = readme.index("render --diagram [--stack NAME]` draws a stack")
+    start = readme.index("```mermaid\n", after) + len("```mermaid\n")
+    shown = readme[start : readme.index("```", start)]
+    assert shown == render("--diagram")[1]
