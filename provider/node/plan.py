@@ -26,7 +26,7 @@ from __future__ import annotations
 
 import heapq
 import re
-from collections.abc import Mapping, Set
+from collections.abc import Collection, Mapping, Set
 from dataclasses import dataclass
 from typing import Literal
 
@@ -482,6 +482,7 @@ class _Planned:
     links: dict[str, Link]
     specs: dict[str, Spec]
     targets: dict[str, Spec | None]
+    tolerated: frozenset[str]
     outcome: tuple[Step, ...] | str
 
 
@@ -493,6 +494,7 @@ def plan(
     links: Mapping[str, Link],
     specs: Mapping[str, Spec],
     targets: Mapping[str, Spec | None],
+    tolerated: Collection[str] = (),
 ) -> list[Step]:
     """Ordered staged writes taking the node from ``links`` to ``targets``.
 
@@ -500,7 +502,9 @@ def plan(
     config of those that can be modelled (what an update starts from);
     ``targets`` maps interface names to their final config, or None to delete
     them. Interfaces whose target equals their current config are not written.
-    Raises PlanError when the target is invalid on this node.
+    Raises PlanError when the target is invalid on this node, but for what the
+    node already has and for ``tolerated`` (a rollback's: what the node had before
+    the change it takes back, such as a port a hook line creates).
 
     The last few plans are kept with their inputs: ``check`` at preview and the
     transaction that follows in the same provider process plan the same change
@@ -509,9 +513,9 @@ def plan(
     anything is planned afresh.
     """
     global _recent  # noqa: PLW0603 - a memo of a pure function
-    inputs = (dict(links), dict(specs), dict(targets))
+    inputs = (dict(links), dict(specs), dict(targets), frozenset(tolerated))
     for planned in _recent:
-        if (planned.links, planned.specs, planned.targets) == inputs:
+        if (planned.links, planned.specs, planned.targets, planned.tolerated) == inputs:
             if isinstance(planned.outcome, str):
                 raise PlanError(planned.outcome)
             return list(planned.outcome)
@@ -529,9 +533,10 @@ def fresh_plan(
     links: Mapping[str, Link],
     specs: Mapping[str, Spec],
     targets: Mapping[str, Spec | None],
+    tolerated: Collection[str] = (),
 ) -> list[Step]:
     """What ``plan`` computes when it has no plan of equal inputs (benchmarks time this)."""
-    allowed = violations(links)
+    allowed = violations(links) | set(tolerated)
     todo = {
         name: target
         for name, target in targets.items()

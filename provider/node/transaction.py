@@ -34,7 +34,7 @@ from provider.host.confirm import InterfacesGuard
 from provider.locks import node_change
 from provider.node.client import Client, NodeView
 from provider.node.model import BondSpec, Spec
-from provider.node.plan import Link, PlanError, Step, plan
+from provider.node.plan import Link, PlanError, Step, plan, violations
 from provider.node.verify import verify
 from provider.node.wire import canonical, link_from_api, spec_from_api, to_params
 
@@ -381,7 +381,7 @@ class Transaction:
         previous: dict[str, Spec | None] = {name: before.specs.get(name) for name in touched}
         try:
             now = snapshot(self.client.view())
-            steps = plan(now.links, now.specs, previous)
+            steps = plan(now.links, now.specs, previous, tolerated=violations(before.links))
             for step in steps:
                 self._write(step)
             failure = self._apply(before) if steps else None

@@ -258,3 +258,19 @@ def test_plan_reuses_a_plan_of_equal_inputs_and_plans_afresh_when_anything_diffe
     assert len(made) == 1
     assert plan(*node(1500), dict(targets)) == first
     assert len(made) == 2
+
+
+def test_a_rollback_may_put_back_what_the_node_had_that_the_rules_refuse() -> None:
+    """vmbr0 had a port no interface stanza makes (a hook line's vxlan, say); a failed change
+    took it off. Putting vmbr0 back as it was is refused as a new target, and planned when
+    the node's earlier state is tolerated, as a rollback plans it."""
+    nic = EthSpec(iface="eno1", type="eth")
+    before = BridgeSpec(iface="vmbr0", type="bridge", bridge_ports=["eno1", "vx0"])
+    after = BridgeSpec(iface="vmbr0", type="bridge", bridge_ports=["eno1"])
+    before_links = {"eno1": link_of(nic), "vmbr0": link_of(before)}
+    now_links = {"eno1": link_of(nic), "vmbr0": link_of(after)}
+    now_specs: dict[str, Spec] = {"eno1": nic, "vmbr0": after}
+    with pytest.raises(PlanError, match="does not fit the node"):
+        plan(now_links, now_specs, {"vmbr0": before})
+    steps = plan(now_links, now_specs, {"vmbr0": before}, tolerated=violations(before_links))
+    assert [(step.action, step.iface) for step in steps] == [("update", "vmbr0")]
