@@ -26,8 +26,9 @@ over (``source /etc/network/interfaces.d/*``, usually) go at the end.
 from __future__ import annotations
 
 import functools
+import itertools
+import operator
 import re
-from collections.abc import Callable
 from typing import Any
 
 from simulator.node.config import NEW_PRIORITY, NetworkConfig, Stanza, ports_of
@@ -61,23 +62,27 @@ _TYPE_WEIGHTS = {
     kind: step * 100000 for step, kinds in enumerate(_TYPE_STEPS, start=1) for kind in kinds.split()
 }
 _OVS_MEMBERS = ("OVSPort", "OVSIntPort", "OVSBond")
+_OVS_TYPES = ("OVSBridge", *_OVS_MEMBERS)
+_SLAVES_KEY = {"OVSBond": "ovs_bonds", "bond": "slaves"}
 _PRINTED: dict[tuple[str, str], str] = {}
 """Interface texts by name and settings (``_interface_text``); emptied when it holds
 ``_PRINTED_MOST``."""
 _PRINTED_MOST = 50_000
-_UNPRINTED = ("priority", "exists", "active")
+_BY_NAME: dict[str, tuple[Stanza, bool, str]] = {}
+"""Interface texts by name (``_remembered_text``): the stanza printed, whether a bond starts
+it, the text; emptied when it holds ``_PRINTED_MOST``."""
+_UNPRINTED = frozenset(("priority", "exists", "active"))
 _CHILD_SEPARATOR = re.compile(r"[.:]")
 _DOTTED_VLAN = re.compile(r"\S+\.\d+", re.ASCII)
 _NUMBERED_VLAN = re.compile(r"vlan\d+", re.ASCII)
 
 
-def _addresses_from_cidr(ifaces: dict[str, Stanza]) -> None:
+def _address_from_cidr(stanza: Stanza) -> None:
     """``cidr``/``cidr6`` (what the API takes) become the address where there is none."""
-    for stanza in ifaces.values():
-        for suffix in ("", "6"):
-            cidr = stanza.pop("cidr" + suffix, None)
-            if stanza.get("address" + suffix) is None:
-                stanza["address" + suffix] = cidr
+    for suffix in ("", "6"):
+        cidr = stanza.pop("cidr" + suffix, None)
+        if stanza.get("address" + suffix) is None:
+            stanza["address" + suffix] = cidr
 
 
 def _ovs_members(ifaces: dict[str, Stanza]) -> None:
@@ -106,27 +111,27 @@ def _ovs_members(ifaces: dict[str, Stanza]) -> None:
             member["ovs_bridge"] = name
 
 
-def _slaves_started(ifaces: dict[str, Stanza]) -> None:
-    """The slaves of a bond or OVS bond get ``auto``: ifupdown2 must bring them up first."""
-    for stanza in ifaces.values():
-        key = {"OVSBond": "ovs_bonds", "bond": "slaves"}.get(str(stanza.get("type")))
-        if key is None or not truthy(stanza.get(key)):
+def _slaves(ifaces: dict[str, Stanza], types: dict[str, Any]) -> set[str]:
+    """The slaves of bonds and OVS bonds: they get ``auto``, ifupdown2 must bring them up
+    first. ``types`` is each interface's ``type``."""
+    started: set[str] = set()
+    for name, kind in types.items():
+        key = _SLAVES_KEY.get(kind) if kind.__class__ is str else None
+        if key is None or not truthy(ifaces[name].get(key)):
             continue
-        for slave in split_words(str(stanza[key])):
-            if slave in ifaces:
-                ifaces[slave]["autostart"] = 1
+        started.update(slave for slave in split_words(str(ifaces[name][key])) if slave in ifaces)
+    return started
 
 
-def _vlan_keys_from_name(ifaces: dict[str, Stanza]) -> None:
+def _vlan_keys_from_name(name: str, stanza: Stanza) -> None:
     """A VLAN's raw device and id are not written where its name (``X.N``, ``vlanN``) says them."""
-    for name, stanza in ifaces.items():
-        if stanza.get("type") != "vlan":
-            continue
-        if _DOTTED_VLAN.fullmatch(name):
-            stanza.pop("vlan-raw-device", None)
-            stanza.pop("vlan-id", None)
-        elif _NUMBERED_VLAN.fullmatch(name):
-            stanza.pop("vlan-id", None)
+    if stanza.get("type") != "vlan":
+        return
+    if _DOTTED_VLAN.fullmatch(name):
+        stanza.pop("vlan-raw-device", None)
+        stanza.pop("vlan-id", None)
+    elif _NUMBERED_VLAN.fullmatch(name):
+        stanza.pop("vlan-id", None)
 
 
 @functools.lru_cache(maxsize=1 << 14)
@@ -139,12 +144,13 @@ def _levels(name: str) -> tuple[str, ...]:
     return tuple(parts)
 
 
-def _file_order(ifaces: dict[str, Stanza]) -> Callable[[str], Any]:
-    """The writer's sort key: type weight (+1 per child level) + position, then name."""
+def _file_order(ifaces: dict[str, Stanza], types: dict[str, Any]) -> list[str]:
+    """The names in the writer's order: type weight (+1 per child level) + position, then name.
+    ``types`` is each interface's ``type``."""
 
     def weight(name: str) -> int | None:
         root, *children = _levels(name)
-        kind = ifaces.get(root, {}).get("type")
+        kind = types.get(root)
         if not truthy(kind) or kind == "unknown":
             return None
         return _TYPE_WEIGHTS.get(str(kind), 0) + len(children)
@@ -167,8 +173,9 @@ def _file_order(ifaces: dict[str, Stanza]) -> Callable[[str], Any]:
 
     known = {name: weight for name, weight in weights.items() if weight is not None}
     if len(known) < len(weights):
-        return functools.cmp_to_key(compare)  # an unknown type: compared by position alone
-    return lambda name: (known[name] + positions[name], name)  # the same order, quicker
+        # an unknown type: compared by position alone (not a total order: names sorted first)
+        return sorted(sorted(ifaces), key=functools.cmp_to_key(compare))
+    return sorted(ifaces, key=lambda name: (known[name] + positions[name], name))  # quicker
 
 
 def _interface_text(name: str, stanza: Stanza) -> str:
@@ -214,17 +221,74 @@ def _kept_lines_before(kept: list[tuple[int, str]], position: int) -> str:
     return "".join(line + "\n" for line in taken) + "\n" if taken else ""
 
 
+def _prepared(name: str, stanza: Stanza, started: bool) -> Stanza:
+    """The writer's own copy of one interface, with the changes it makes before printing:
+    the address from ``cidr``, ``auto`` where a bond starts it (``started``), VLAN keys
+    its name says left out."""
+    stanza = dict(stanza)
+    _address_from_cidr(stanza)
+    if started:
+        stanza["autostart"] = 1
+    _vlan_keys_from_name(name, stanza)
+    return stanza
+
+
+def _moved_only(stanza: Stanza, printed: Stanza) -> bool:
+    """Whether ``stanza`` holds the very values ``printed`` held, under the same keys in the
+    same order, but for what is not printed (its place in the file, above all: the
+    interfaces after a new one are read again one place further down)."""
+    if len(stanza) != len(printed) or list(stanza) != list(printed):
+        return False
+    changed = itertools.compress(stanza, map(operator.is_not, stanza.values(), printed.values()))
+    return _UNPRINTED.issuperset(changed)
+
+
+def _remembered_text(name: str, stanza: Stanza, started: bool) -> str:
+    """The interface as the writer prints it, kept by name with the stanza printed, which
+    is never changed once read (a change makes a new one, see ``api.editable``) and the
+    one other thing its text depends on in a config without OVS members: whether a bond
+    starts it. A file written anew for a change to one interface of a thousand looks up
+    the others' texts: the same stanzas, or the same values moved to another place."""
+    entry = _BY_NAME.get(name)
+    if entry is not None and entry[1] == started:
+        if entry[0] is stanza:
+            return entry[2]
+        if _moved_only(stanza, entry[0]):
+            _BY_NAME[name] = (stanza, started, entry[2])
+            return entry[2]
+    printed = _interface_text(name, _prepared(name, stanza, started))
+    if len(_BY_NAME) >= _PRINTED_MOST:
+        _BY_NAME.clear()
+    _BY_NAME[name] = (stanza, started, printed)
+    return printed
+
+
 def render_interfaces(config: NetworkConfig) -> str:
-    """The whole file as Proxmox's writer prints ``config`` (which is left unchanged)."""
-    ifaces = {name: dict(stanza) for name, stanza in config.ifaces.items()}
-    _addresses_from_cidr(ifaces)
-    _ovs_members(ifaces)
-    _slaves_started(ifaces)
-    _vlan_keys_from_name(ifaces)
+    """The whole file as Proxmox's writer prints ``config`` (which is left unchanged).
+
+    Its stanzas are taken as they are for good: one changed in place after it was
+    printed would be printed as it was (``_remembered_text``); change a copy.
+    """
+    ifaces = config.ifaces
+    types = {name: stanza.get("type") for name, stanza in ifaces.items()}
+    remembered = not any(kind in _OVS_TYPES for kind in types.values())
+    if not remembered:  # the writer changes OVS members according to their bridges
+        ifaces = {name: dict(stanza) for name, stanza in ifaces.items()}
+        for stanza in ifaces.values():
+            _address_from_cidr(stanza)
+        _ovs_members(ifaces)
+        types = {name: stanza.get("type") for name, stanza in ifaces.items()}
+    started = _slaves(ifaces, types)
     kept = list(config.options)
     parts = [HEADER]
-    for name in sorted(sorted(ifaces), key=_file_order(ifaces)):
-        parts.append(_kept_lines_before(kept, ifaces[name].get("priority") or 0))
-        parts.append(_interface_text(name, ifaces[name]))
+    for name in _file_order(ifaces, types):
+        stanza = ifaces[name]
+        position = stanza.get("priority") or 0
+        if kept and kept[0][0] < position:
+            parts.append(_kept_lines_before(kept, position))
+        if remembered:
+            parts.append(_remembered_text(name, stanza, name in started))
+        else:
+            parts.append(_interface_text(name, _prepared(name, stanza, name in started)))
     parts.extend(line + "\n" for _, line in kept)
     return "".join(parts)
