@@ -12,6 +12,8 @@ interface in between. ``NetworkConfig`` is that structure: each interface a
 from __future__ import annotations
 
 import functools
+import itertools
+import operator
 import re
 from dataclasses import dataclass, field
 from typing import Any
@@ -54,6 +56,21 @@ def copied(stanza: Stanza) -> Stanza:
     """A copy of a stanza to change freely, its lists copied too (its other values, text and
     numbers, cannot change)."""
     return {key: list(value) if isinstance(value, list) else value for key, value in stanza.items()}
+
+
+def same_values(stanza: Stanza, other: Stanza, apart: frozenset[str]) -> bool:
+    """Whether ``stanza`` holds the very values ``other`` holds (the same objects), under the
+    same keys in the same order, but for the keys ``apart``.
+
+    What is worked out from a stanza holds for one that passes: the interfaces
+    after a new one are read again as copies one place further down (``priority``
+    apart), holding the same values. The same objects, not equal ones: ``0``,
+    ``False`` and ``0.0`` are equal but print differently.
+    """
+    if len(stanza) != len(other) or list(stanza) != list(other):
+        return False
+    changed = itertools.compress(stanza, map(operator.is_not, stanza.values(), other.values()))
+    return apart.issuperset(changed)
 
 
 def ports_of(stanza: Stanza) -> tuple[str, ...]:

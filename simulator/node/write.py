@@ -26,12 +26,10 @@ over (``source /etc/network/interfaces.d/*``, usually) go at the end.
 from __future__ import annotations
 
 import functools
-import itertools
-import operator
 import re
 from typing import Any
 
-from simulator.node.config import NEW_PRIORITY, NetworkConfig, Stanza, ports_of
+from simulator.node.config import NEW_PRIORITY, NetworkConfig, Stanza, ports_of, same_values
 from simulator.node.stanza import family_block
 from simulator.perl import split_words, truthy
 
@@ -233,16 +231,6 @@ def _prepared(name: str, stanza: Stanza, started: bool) -> Stanza:
     return stanza
 
 
-def _moved_only(stanza: Stanza, printed: Stanza) -> bool:
-    """Whether ``stanza`` holds the very values ``printed`` held, under the same keys in the
-    same order, but for what is not printed (its place in the file, above all: the
-    interfaces after a new one are read again one place further down)."""
-    if len(stanza) != len(printed) or list(stanza) != list(printed):
-        return False
-    changed = itertools.compress(stanza, map(operator.is_not, stanza.values(), printed.values()))
-    return _UNPRINTED.issuperset(changed)
-
-
 def _remembered_text(name: str, stanza: Stanza, started: bool) -> str:
     """The interface as the writer prints it, kept by name with the stanza printed, which
     is never changed once read (a change makes a new one, see ``api.editable``) and the
@@ -253,7 +241,7 @@ def _remembered_text(name: str, stanza: Stanza, started: bool) -> str:
     if entry is not None and entry[1] == started:
         if entry[0] is stanza:
             return entry[2]
-        if _moved_only(stanza, entry[0]):
+        if same_values(stanza, entry[0], _UNPRINTED):
             _BY_NAME[name] = (stanza, started, entry[2])
             return entry[2]
     printed = _interface_text(name, _prepared(name, stanza, started))

@@ -21,7 +21,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from simulator.errors import ApiError
-from simulator.node import write
+from simulator.node import checks, write
+from simulator.node.checks import check_config
 from simulator.node.config import NetworkConfig, Stanza
 from simulator.node.read import read_interfaces
 from simulator.node.write import render_interfaces
@@ -87,16 +88,28 @@ def _file(draw: st.DrawFn) -> str:
 
 VALUES: list[Any] = ["0", 0, False, 1, True, "", None, "on", "9000", ["x"], "eno1 eno2", "eno3"]
 KEYS = ("bridge_fd", "autostart", "mtu", "comments", "bridge_vlan_aware", "slaves", "type")
+CHECKED = {
+    "mtu": st.sampled_from(("1500", "9000", "", None, 0)),
+    "bridge_ports": st.sampled_from(("eno1", "eno2", "eno3", "bond0", "eno1.5", "", "eno2 eno3")),
+    "slaves": st.sampled_from(("eno2", "eno3", "eno2 eno3", "eno1", "")),
+    "vlan-raw-device": st.sampled_from(("eno1", "bond0", "vmbr0", "")),
+    "type": st.sampled_from(("eth", "bond", "bridge", "vlan", "unknown")),
+    "method": st.sampled_from(("static", "manual")),
+    "address": st.sampled_from(("10.0.0.1", "0.0.0.0", None)),
+}
 
 
 @st.composite
 def _edit(draw: st.DrawFn, ifaces: dict[str, Stanza]) -> None:
     """Change ``ifaces`` as an API handler does: replace stanzas, never change one in place."""
     names = sorted(ifaces)
-    what = draw(st.sampled_from(("set", "move", "delete", "add", "enslave", "same")))
+    what = draw(st.sampled_from(("set", "check", "move", "delete", "add", "enslave", "same")))
     name = draw(st.sampled_from(names)) if names else "vmbr9"
     if what == "set" and names:
         ifaces[name] = {**ifaces[name], draw(st.sampled_from(KEYS)): draw(st.sampled_from(VALUES))}
+    elif what == "check" and names:  # what the writer's checks read
+        key = draw(st.sampled_from(sorted(CHECKED)))
+        ifaces[name] = {**ifaces[name], key: draw(CHECKED[key])}
     elif what == "move" and names:
         for moved in names[names.index(name) :]:
             priority = ifaces[moved].get("priority") or 0
@@ -111,10 +124,39 @@ def _edit(draw: st.DrawFn, ifaces: dict[str, Stanza]) -> None:
         ifaces[draw(NAMES)] = {"type": "bridge", "families": ["inet"], "method": "manual"}
 
 
+def _refusal(config: NetworkConfig) -> str | None:
+    """The writer checks' refusal of a config, or None where it passes."""
+    try:
+        check_config(config)
+    except ApiError as error:
+        return f"{error.status} {error.message}"
+    return None
+
+
 def _from_scratch(config: NetworkConfig) -> str:
     """The file printed from a copy, nothing remembered."""
     with mock.patch.dict(write._BY_NAME, clear=True):
         return render_interfaces(copy.deepcopy(config))
+
+
+@st.composite
+def _valid_file(draw: st.DrawFn) -> str:
+    """A file the writer's checks pass more often than not: a bond of NICs, VLANs on it and
+    on a NIC, bridges on distinct ports, MTUs here and there."""
+    mtu = st.sampled_from(("", "\tmtu 1500\n", "\tmtu 9000\n"))
+    stanzas = [
+        f"auto bond0\niface bond0 inet manual\n\tbond-slaves eno2 eno3\n{draw(mtu)}",
+        f"iface eno1 inet manual\n{draw(mtu)}",
+    ]
+    ports = ["eno1", "bond0", *(f"{parent}.{n}" for parent in ("eno1", "bond0") for n in (5, 6))]
+    for port in ports[2:]:
+        stanzas.append(f"iface {port} inet manual\n{draw(mtu)}")
+    for index, port in enumerate(draw(st.lists(st.sampled_from(ports), unique=True))):
+        stanzas.append(
+            f"auto vmbr{index}\niface vmbr{index} inet static\n\taddress 10.0.{index}.1/24\n"
+            f"\tbridge-ports {port}\n{draw(mtu)}"
+        )
+    return "\n".join(draw(st.permutations(stanzas)))
 
 
 def _printed_both_ways(config: NetworkConfig) -> str | None:
@@ -131,6 +173,22 @@ def _printed_both_ways(config: NetworkConfig) -> str | None:
         _from_scratch(config)
     assert (again.value.status, again.value.message) == (refused.status, refused.message)
     return None
+
+
+@settings(max_examples=300, deadline=None)
+@given(_valid_file() | _file(), st.data())
+def test_the_checks_judge_a_config_as_checking_it_anew(text: str, data: st.DataObject) -> None:
+    """Each write of a sequence is refused, or not, as checking its config from scratch does:
+    the checks look again only at what changed since the last config that passed."""
+    config = read_interfaces(text, NICS)
+    for _ in range(data.draw(st.integers(1, 8))):
+        config = NetworkConfig(dict(config.ifaces), list(config.options))
+        data.draw(_edit(config.ifaces))
+        refusal = _refusal(config)
+        with mock.patch.object(checks, "_LAST", []):
+            assert refusal == _refusal(copy.deepcopy(config))
+        if refusal is None and data.draw(st.booleans()):
+            config = read_interfaces(render_interfaces(config), NICS)
 
 
 @settings(max_examples=300, deadline=None)
