@@ -31,6 +31,11 @@ PURE = (
     "provider.sdn.plan",
     "provider.sdn.render",
     "provider.sdn.wire",
+    "simulator.node.checks",
+    "simulator.node.config",
+    "simulator.node.read",
+    "simulator.node.reread",
+    "simulator.node.write",
 )
 IO = (
     "os",

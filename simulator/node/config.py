@@ -58,15 +58,40 @@ def copied(stanza: Stanza) -> Stanza:
     return {key: list(value) if isinstance(value, list) else value for key, value in stanza.items()}
 
 
+_MOVED: dict[int, tuple[Stanza, Stanza]] = {}
+"""Stanzas made by ``moved``, by id: the stanza itself (its id is not reused while it is
+held here) and the stanza it was first read as; emptied when it holds ``_MOVED_MOST``."""
+_MOVED_MOST = 100_000
+
+
+def moved(stanza: Stanza, priority: int) -> Stanza:
+    """A stanza read again one or more places further up or down the file: a copy with
+    another ``priority``, holding the very same values, and known as such (``same_values``)."""
+    copy = {**stanza, "priority": priority}
+    if len(_MOVED) >= _MOVED_MOST:
+        _MOVED.clear()
+    _MOVED[id(copy)] = (copy, _origin(stanza))
+    return copy
+
+
+def _origin(stanza: Stanza) -> Stanza:
+    """The stanza that ``stanza`` was made from by ``moved`` (through any number of moves), or
+    ``stanza`` itself."""
+    entry = _MOVED.get(id(stanza))
+    return entry[1] if entry is not None and entry[0] is stanza else stanza
+
+
 def same_values(stanza: Stanza, other: Stanza, apart: frozenset[str]) -> bool:
     """Whether ``stanza`` holds the very values ``other`` holds (the same objects), under the
-    same keys in the same order, but for the keys ``apart``.
+    same keys in the same order, but for the keys ``apart`` (which hold ``priority``).
 
     What is worked out from a stanza holds for one that passes: the interfaces
-    after a new one are read again as copies one place further down (``priority``
-    apart), holding the same values. The same objects, not equal ones: ``0``,
-    ``False`` and ``0.0`` are equal but print differently.
+    after a new one are read again as copies one place further down (``moved``),
+    holding the same values. The same objects, not equal ones: ``0``, ``False``
+    and ``0.0`` are equal but print differently.
     """
+    if _origin(stanza) is _origin(other):
+        return True
     if len(stanza) != len(other) or list(stanza) != list(other):
         return False
     changed = itertools.compress(stanza, map(operator.is_not, stanza.values(), other.values()))

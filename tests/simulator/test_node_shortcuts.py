@@ -21,10 +21,11 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from simulator.errors import ApiError
-from simulator.node import checks, write
+from simulator.node import checks, reread, write
 from simulator.node.checks import check_config
 from simulator.node.config import NetworkConfig, Stanza
 from simulator.node.read import read_interfaces
+from simulator.node.reread import read_again
 from simulator.node.write import render_interfaces
 
 NICS = ("eno1", "eno2", "eno3")
@@ -205,3 +206,125 @@ def test_the_file_printed_from_what_is_remembered_is_the_file_printed_anew(
         printed = _printed_both_ways(config)
         if printed is not None and data.draw(st.booleans()):
             config = read_interfaces(printed, NICS)
+
+
+# --- reading a file again where it differs (simulator.node.reread) ---------------------------
+
+
+@st.composite
+def _paragraphs(draw: st.DrawFn) -> list[str]:
+    """Paragraphs of a file: stanzas (some of one interface, some ``auto`` alone), kept lines,
+    comments, and ``auto`` lines naming two interfaces."""
+    paragraphs = []
+    for _ in range(draw(st.integers(0, 12))):
+        name, other = draw(NAMES), draw(NAMES)
+        kind = draw(st.sampled_from(("stanza", "stanza", "stanza", "auto", "kept", "note", "two")))
+        if kind == "stanza":
+            auto = f"auto {name}\n" if draw(st.booleans()) else ""
+            family = draw(st.sampled_from(("", " inet static", " inet manual", " inet6 static")))
+            lines = draw(st.lists(LINES | st.just("vlan-raw-device vmbr1"), max_size=3))
+            paragraphs.append(f"{auto}iface {name}{family}" + "".join(f"\n\t{x}" for x in lines))
+        elif kind == "auto":
+            paragraphs.append(f"auto {name}")
+        elif kind == "kept":
+            paragraphs.append(draw(st.sampled_from(("source /etc/x", f"allow-vmbr1 {name}"))))
+        elif kind == "note":
+            paragraphs.append("# a note")
+        else:
+            paragraphs.append(f"auto {name} {other}")
+    return paragraphs
+
+
+def _as_read(config: NetworkConfig) -> str:
+    """All a config holds, in order, each value with its type."""
+    return repr((list(config.ifaces.items()), config.options))
+
+
+@settings(max_examples=500, deadline=None)
+@given(_paragraphs(), st.data())
+def test_a_file_read_where_it_differs_is_the_file_read_whole(
+    paragraphs: list[str], data: st.DataObject
+) -> None:
+    """Paragraphs replaced, added or taken out here and there: the file read again from what
+    reading the file before left is the file read whole, order and types included."""
+    nics = data.draw(st.sampled_from((NICS, ("eno1",), ())))
+    active = data.draw(st.sampled_from(((), ("eno1", "vmbr0"), ("bond0",))))
+    with mock.patch.object(reread, "_TRACES", []):
+        for _ in range(data.draw(st.integers(1, 4))):
+            text = "\n\n".join(paragraphs)
+            assert _as_read(read_again(text, nics, active)) == _as_read(
+                read_interfaces(text, nics, active)
+            )
+            for _ in range(data.draw(st.integers(1, 3))):
+                at = data.draw(st.integers(0, len(paragraphs)))
+                removed = data.draw(st.integers(0, 2))
+                paragraphs[at : at + removed] = data.draw(_paragraphs().map(lambda p: p[:2]))
+
+
+def _vlan(name: str, parent: str = "") -> str:
+    return f"iface {name} inet manual" + (f"\n\tvlan-raw-device {parent}" if parent else "")
+
+
+MANUAL = "iface vmbr0 inet manual"
+AGAIN = {
+    "a parent taken out: its VLAN now looks at a missing one": (
+        ["iface bond0 inet manual\n\tbond-slaves eno1", _vlan("bond0.7"), MANUAL],
+        ["iface vmbr9 inet manual", _vlan("bond0.7"), MANUAL],
+    ),
+    "a new VLAN whose parent comes after it in name order (not completed yet)": (
+        [_vlan("vlan9", "eno1")],
+        [_vlan("vlan9", "eno1"), _vlan("bond0.7", "vlan9")],
+    ),
+    "a new VLAN adds a missing parent before another one": (
+        [_vlan("bond0.7"), _vlan("bond0.6", "bond1")],
+        [_vlan("bond0.7"), _vlan("bond0.6", "bond1"), _vlan("bond0.5")],
+    ),
+    "the only VLAN of a missing parent taken out": (
+        [_vlan("bond0.7"), MANUAL],
+        [MANUAL],
+    ),
+    "a stanza placed by its second paragraph, then one between them": (
+        [MANUAL],
+        ["auto vmbr1", "iface vmbr1 inet manual", MANUAL],
+        ["auto vmbr1", "iface vmbr2 inet manual", "iface vmbr1 inet manual", MANUAL],
+    ),
+    "one of two paragraphs of an interface changed": (
+        ["iface vmbr1 inet manual", MANUAL, "iface vmbr1 inet6 manual"],
+        ["iface vmbr1 inet manual", MANUAL, "iface vmbr1 inet6 static\n\taddress fd00::1/64"],
+    ),
+    "kept lines after a new stanza move down": (
+        [MANUAL, "source /etc/x"],
+        ["iface vmbr2 inet manual", MANUAL, "source /etc/x"],
+    ),
+}
+
+
+@pytest.mark.parametrize("files", AGAIN.values(), ids=list(AGAIN))
+def test_a_file_read_again_is_the_file_read_whole(files: tuple[list[str], ...]) -> None:
+    """Where reading only what differs would not give what reading the whole file gives."""
+    with mock.patch.object(reread, "_TRACES", []):
+        for paragraphs in files:
+            text = "\n\n".join(paragraphs)
+            assert _as_read(read_again(text, ("eno1",), ())) == _as_read(
+                read_interfaces(text, ("eno1",), ())
+            )
+
+
+@settings(max_examples=200, deadline=None)
+@given(_valid_file() | _file(), st.data())
+def test_a_file_the_writer_printed_anew_is_read_again_as_whole(
+    text: str, data: st.DataObject
+) -> None:
+    """Writes as the API makes them, each file printed from the last one read with a change:
+    read again where it differs, it reads as read whole."""
+    with mock.patch.object(reread, "_TRACES", []):
+        config = read_again(text, NICS, ())
+        for _ in range(data.draw(st.integers(1, 6))):
+            config = NetworkConfig(dict(config.ifaces), list(config.options))
+            data.draw(_edit(config.ifaces))
+            try:
+                printed = render_interfaces(config)
+            except ApiError:
+                continue
+            config = read_again(printed, NICS, ())
+            assert _as_read(config) == _as_read(read_interfaces(printed, NICS, ()))
