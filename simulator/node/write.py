@@ -142,23 +142,41 @@ def _levels(name: str) -> tuple[str, ...]:
     return tuple(parts)
 
 
+def _weight(kind: Any, children: int) -> int | None:
+    """The type weight of an interface whose root has type ``kind``, ``children`` levels
+    down; None for an unknown type (compared by position alone)."""
+    if not truthy(kind) or kind == "unknown":
+        return None
+    return _TYPE_WEIGHTS.get(str(kind), 0) + children
+
+
 def _file_order(ifaces: dict[str, Stanza], types: dict[str, Any]) -> list[str]:
     """The names in the writer's order: type weight (+1 per child level) + position, then name.
     ``types`` is each interface's ``type``."""
+    ranks = []
+    for name, stanza in ifaces.items():
+        levels = _levels(name)
+        kind = types.get(levels[0])
+        weight = _TYPE_WEIGHTS.get(kind) if kind.__class__ is str else None  # most: asked first
+        weight = _weight(kind, len(levels) - 1) if weight is None else weight + len(levels) - 1
+        if weight is None:
+            return _order_compared(ifaces, types)
+        priority = stanza.get("priority")
+        ranks.append((weight + (NEW_PRIORITY if priority is None else priority), name))
+    ranks.sort()
+    return [name for _, name in ranks]
 
-    def weight(name: str) -> int | None:
+
+def _order_compared(ifaces: dict[str, Stanza], types: dict[str, Any]) -> list[str]:
+    """``_file_order`` where an interface has an unknown type: compared with any other by
+    position alone, which is not a total order (the names are sorted first, as Perl's
+    sort of the writer gets them)."""
+    weights, positions = {}, {}
+    for name, stanza in ifaces.items():
         root, *children = _levels(name)
-        kind = types.get(root)
-        if not truthy(kind) or kind == "unknown":
-            return None
-        return _TYPE_WEIGHTS.get(str(kind), 0) + len(children)
-
-    def position(name: str) -> int:
-        priority = ifaces[name].get("priority")
-        return NEW_PRIORITY if priority is None else priority
-
-    weights = {name: weight(name) for name in ifaces}  # once each, not once per comparison
-    positions = {name: position(name) for name in ifaces}
+        weights[name] = _weight(types.get(root), len(children))
+        priority = stanza.get("priority")
+        positions[name] = NEW_PRIORITY if priority is None else priority
 
     def compare(a: str, b: str) -> int:
         weight_a, weight_b = weights[a], weights[b]
@@ -169,11 +187,7 @@ def _file_order(ifaces: dict[str, Stanza], types: dict[str, Any]) -> list[str]:
             return -1 if rank_a < rank_b else 1
         return (a > b) - (a < b)
 
-    known = {name: weight for name, weight in weights.items() if weight is not None}
-    if len(known) < len(weights):
-        # an unknown type: compared by position alone (not a total order: names sorted first)
-        return sorted(sorted(ifaces), key=functools.cmp_to_key(compare))
-    return sorted(ifaces, key=lambda name: (known[name] + positions[name], name))  # quicker
+    return sorted(sorted(ifaces), key=functools.cmp_to_key(compare))
 
 
 def _interface_text(name: str, stanza: Stanza) -> str:
@@ -269,14 +283,18 @@ def render_interfaces(config: NetworkConfig) -> str:
     started = _slaves(ifaces, types)
     kept = list(config.options)
     parts = [HEADER]
+    texts = _BY_NAME
     for name in _file_order(ifaces, types):
         stanza = ifaces[name]
-        position = stanza.get("priority") or 0
-        if kept and kept[0][0] < position:
-            parts.append(_kept_lines_before(kept, position))
-        if remembered:
-            parts.append(_remembered_text(name, stanza, name in started))
+        if kept and kept[0][0] < (stanza.get("priority") or 0):
+            parts.append(_kept_lines_before(kept, stanza.get("priority") or 0))
+        started_here = name in started
+        entry = texts.get(name) if remembered else None
+        if entry is not None and entry[0] is stanza and entry[1] == started_here:
+            parts.append(entry[2])  # most: printed before (asked here, for speed)
+        elif remembered:
+            parts.append(_remembered_text(name, stanza, started_here))
         else:
-            parts.append(_interface_text(name, _prepared(name, stanza, name in started)))
+            parts.append(_interface_text(name, _prepared(name, stanza, started_here)))
     parts.extend(line + "\n" for _, line in kept)
     return "".join(parts)
