@@ -340,7 +340,10 @@ def register(router: Router, cluster: Cluster) -> None:
                 }
             if type_filter in ("any_bridge", "include_sdn", "vnet"):
                 ifaces.update(cluster.sdn.local_vnets(target))
-        data = [{**copied(ifaces[name]), "iface": name} for name in sorted(ifaces)]
+        names = sorted(ifaces)
+        data = [copied(ifaces[name]) for name in names]
+        for item, name in zip(data, names, strict=True):
+            item["iface"] = name
         changes = pending_changes(target)
         return Reply(data, {"changes": changes} if changes else {})
 

@@ -55,30 +55,50 @@ class NetworkConfig:
 def copied(stanza: Stanza) -> Stanza:
     """A copy of a stanza to change freely, its lists copied too (its other values, text and
     numbers, cannot change)."""
-    return {key: list(value) if isinstance(value, list) else value for key, value in stanza.items()}
-
-
-_MOVED: dict[int, tuple[Stanza, Stanza]] = {}
-"""Stanzas made by ``moved``, by id: the stanza itself (its id is not reused while it is
-held here) and the stanza it was first read as; emptied when it holds ``_MOVED_MOST``."""
-_MOVED_MOST = 100_000
-
-
-def moved(stanza: Stanza, priority: int) -> Stanza:
-    """A stanza read again one or more places further up or down the file: a copy with
-    another ``priority``, holding the very same values, and known as such (``same_values``)."""
-    copy = {**stanza, "priority": priority}
-    if len(_MOVED) >= _MOVED_MOST:
-        _MOVED.clear()
-    _MOVED[id(copy)] = (copy, _origin(stanza))
+    copy = dict(stanza)
+    for key, value in copy.items():
+        if isinstance(value, list):
+            copy[key] = value[:]  # the same keys: changing values while going through them
     return copy
+
+
+_MOVED: list[dict[int, tuple[Stanza, Stanza]]] = [{}, {}]
+"""Stanzas made by ``moved``, by id, the newer first: the stanza itself (its id is not
+reused while it is held here) and the stanza it was first read as. When the newer holds
+``_MOVED_MOST``, it becomes the older and the older is dropped: only recent moves are
+known, in bounded memory (``same_values`` compares the others)."""
+_MOVED_MOST = 8192
+
+
+def moved(stanzas: list[Stanza], shift: int) -> list[Stanza]:
+    """The stanzas read again ``shift`` places further down the file (up if negative): each
+    that has a place (``priority``) a copy with the very same values but its place, known as
+    such (``same_values``); the others as they are."""
+    newer = _MOVED[0]
+    if len(newer) + len(stanzas) > _MOVED_MOST:
+        _MOVED[1] = newer
+        newer = _MOVED[0] = {}
+    copies = []
+    for stanza in stanzas:
+        priority = stanza.get("priority")
+        if not priority:
+            copies.append(stanza)
+            continue
+        copy = {**stanza, "priority": priority + shift}
+        newer[id(copy)] = (copy, _origin(stanza))
+        copies.append(copy)
+    return copies
 
 
 def _origin(stanza: Stanza) -> Stanza:
     """The stanza that ``stanza`` was made from by ``moved`` (through any number of moves), or
     ``stanza`` itself."""
-    entry = _MOVED.get(id(stanza))
-    return entry[1] if entry is not None and entry[0] is stanza else stanza
+    key = id(stanza)
+    for generation in _MOVED:
+        entry = generation.get(key)
+        if entry is not None and entry[0] is stanza:
+            return entry[1]
+    return stanza
 
 
 def same_values(stanza: Stanza, other: Stanza, apart: frozenset[str]) -> bool:

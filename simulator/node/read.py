@@ -480,7 +480,7 @@ class Reader:
         else:
             stanza = done.stanza  # as before: its paragraphs, the node and its parents are
             if own.priority is not None and stanza["priority"] != own.priority:
-                stanza = moved(stanza, own.priority)  # the same, elsewhere
+                stanza = moved([stanza], own.priority - stanza["priority"])[0]  # elsewhere
             ifaces[name] = stanza
             for parent, _seen in done.parents:
                 exists_as_parent(ifaces, parent)  # a missing parent is added as missing

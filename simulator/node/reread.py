@@ -126,10 +126,9 @@ def _read_run(trace: Trace, paragraphs: list[str]) -> Trace | None:
     old = trace.ifaces
     ifaces = {name: old[name] for name in trace.owners[:before]}
     ifaces.update({name: {} for name in own})  # their places, kept until completed
-    for name in trace.owners[after:]:
-        stanza = old[name]
-        priority = stanza.get("priority")
-        ifaces[name] = moved(stanza, priority + shift) if shift and priority else stanza
+    later = trace.owners[after:]
+    stanzas = [old[name] for name in later]
+    ifaces.update(zip(later, moved(stanzas, shift) if shift else stanzas, strict=True))
     ifaces.update({name: old[name] for name in trace.tail})
     counts = {name: count for name, count in trace.counts.items() if name not in gone}
     counts.update({name: len(paragraphs.texts) for name, paragraphs in own.items()})
