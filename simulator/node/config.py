@@ -85,20 +85,17 @@ def moved(stanzas: list[Stanza], shift: int) -> list[Stanza]:
             copies.append(stanza)
             continue
         copy = {**stanza, "priority": priority + shift}
-        newer[id(copy)] = (copy, _origin(stanza))
+        newer[id(copy)] = (copy, origin(stanza))
         copies.append(copy)
     return copies
 
 
-def _origin(stanza: Stanza) -> Stanza:
+def origin(stanza: Stanza) -> Stanza:
     """The stanza that ``stanza`` was made from by ``moved`` (through any number of moves), or
-    ``stanza`` itself."""
-    key = id(stanza)
-    for generation in _MOVED:
-        entry = generation.get(key)
-        if entry is not None and entry[0] is stanza:
-            return entry[1]
-    return stanza
+    ``stanza`` itself: stanzas of one origin hold the very same values but their place."""
+    newer, older = _MOVED
+    entry = newer.get(id(stanza)) or older.get(id(stanza))
+    return entry[1] if entry is not None and entry[0] is stanza else stanza
 
 
 def same_values(stanza: Stanza, other: Stanza, apart: frozenset[str]) -> bool:
@@ -110,7 +107,7 @@ def same_values(stanza: Stanza, other: Stanza, apart: frozenset[str]) -> bool:
     holding the same values. The same objects, not equal ones: ``0``, ``False``
     and ``0.0`` are equal but print differently.
     """
-    if _origin(stanza) is _origin(other):
+    if origin(stanza) is origin(other):
         return True
     if len(stanza) != len(other) or list(stanza) != list(other):
         return False

@@ -23,6 +23,7 @@ the whole file.
 from __future__ import annotations
 
 import bisect
+import itertools
 from collections.abc import Collection, Iterable
 
 from simulator.node.config import NetworkConfig, moved
@@ -123,19 +124,28 @@ def _read_run(trace: Trace, paragraphs: list[str]) -> Trace | None:
     shift = position - trace.positions[old_end]
     before = bisect.bisect_left(trace.firsts, start)
     after = bisect.bisect_left(trace.firsts, old_end)
-    old = trace.ifaces
-    ifaces = {name: old[name] for name in trace.owners[:before]}
+    count = len(trace.owners)  # the owners come first in the config, in order, then the tail
+    items = trace.ifaces.items()
+    ifaces = dict(itertools.islice(items, before))
     ifaces.update({name: {} for name in own})  # their places, kept until completed
-    later = trace.owners[after:]
-    stanzas = [old[name] for name in later]
-    ifaces.update(zip(later, moved(stanzas, shift) if shift else stanzas, strict=True))
-    ifaces.update({name: old[name] for name in trace.tail})
-    counts = {name: count for name, count in trace.counts.items() if name not in gone}
+    if shift:
+        later = trace.owners[after:]
+        stanzas = moved(list(itertools.islice(trace.ifaces.values(), after, count)), shift)
+        ifaces.update(zip(later, stanzas, strict=True))
+    else:
+        ifaces.update(itertools.islice(items, after, count))
+    ifaces.update(itertools.islice(items, count, None))
+    counts = dict(trace.counts)
+    for name in gone:
+        del counts[name]
     counts.update({name: len(paragraphs.texts) for name, paragraphs in own.items()})
     owners = [*trace.owners[:before], *own, *trace.owners[after:]]
     reader = Reader(ifaces)
     reader.own = own  # emptied as they are completed
-    parents = {name: looked for name, looked in trace.parents.items() if name not in gone}
+    parents = dict(trace.parents)
+    for name in gone:
+        parents.pop(name, None)
+    looked_at = trace.looked_at if len(parents) == len(trace.parents) else None
     for name in sorted(own):  # the keys: ``own`` is emptied on the way
         size = len(ifaces)
         looked = reader.complete_one(name, trace.nics, trace.active)
@@ -145,7 +155,10 @@ def _read_run(trace: Trace, paragraphs: list[str]) -> Trace | None:
             return None  # a parent missing, in the run, or not completed before it
         if looked:
             parents[name] = looked
+            looked_at = None
     moved_by = len(paragraphs) - len(old_paragraphs)
+    later_firsts = trace.firsts[after:]
+    later_positions = trace.positions[old_end:]
     return Trace(
         paragraphs,
         trace.nics,
@@ -156,14 +169,20 @@ def _read_run(trace: Trace, paragraphs: list[str]) -> Trace | None:
             for kept, line in trace.options
         ],
         owners,
-        [*trace.firsts[:before], *firsts, *(first + moved_by for first in trace.firsts[after:])],
+        [
+            *trace.firsts[:before],
+            *firsts,
+            *([first + moved_by for first in later_firsts] if moved_by else later_firsts),
+        ],
         counts,
         [
             *trace.positions[:start],
             *positions,
-            *(kept + shift for kept in trace.positions[old_end:]),
+            *([kept + shift for kept in later_positions] if shift else later_positions),
         ],
         trace.tail,
         parents,
-        frozenset(parent for looked in parents.values() for parent in looked),
+        looked_at
+        if looked_at is not None
+        else frozenset(parent for looked in parents.values() for parent in looked),
     )

@@ -29,7 +29,14 @@ import functools
 import re
 from typing import Any
 
-from simulator.node.config import NEW_PRIORITY, NetworkConfig, Stanza, ports_of, same_values
+from simulator.node.config import (
+    NEW_PRIORITY,
+    NetworkConfig,
+    Stanza,
+    origin,
+    ports_of,
+    same_values,
+)
 from simulator.node.stanza import family_block
 from simulator.perl import split_words, truthy
 
@@ -66,9 +73,9 @@ _PRINTED: dict[tuple[str, str], str] = {}
 """Interface texts by name and settings (``_interface_text``); emptied when it holds
 ``_PRINTED_MOST``."""
 _PRINTED_MOST = 50_000
-_BY_NAME: dict[str, tuple[Stanza, bool, str]] = {}
-"""Interface texts by name (``_remembered_text``): the stanza printed, whether a bond starts
-it, the text; emptied when it holds ``_PRINTED_MOST``."""
+_BY_NAME: dict[str, tuple[Stanza, Stanza, bool, str]] = {}
+"""Interface texts by name (``_remembered_text``): the stanza printed, its ``origin``, whether
+a bond starts it, the text; emptied when it holds ``_PRINTED_MOST``."""
 _UNPRINTED = frozenset(("priority", "exists", "active"))
 _CHILD_SEPARATOR = re.compile(r"[.:]")
 _DOTTED_VLAN = re.compile(r"\S+\.\d+", re.ASCII)
@@ -252,16 +259,18 @@ def _remembered_text(name: str, stanza: Stanza, started: bool) -> str:
     starts it. A file written anew for a change to one interface of a thousand looks up
     the others' texts: the same stanzas, or the same values moved to another place."""
     entry = _BY_NAME.get(name)
-    if entry is not None and entry[1] == started:
-        if entry[0] is stanza:
-            return entry[2]
-        if same_values(stanza, entry[0], _UNPRINTED):
-            _BY_NAME[name] = (stanza, started, entry[2])
-            return entry[2]
+    first = origin(stanza)
+    if (
+        entry is not None
+        and entry[2] == started
+        and (entry[1] is first or same_values(stanza, entry[0], _UNPRINTED))
+    ):
+        _BY_NAME[name] = (stanza, first, started, entry[3])
+        return entry[3]
     printed = _interface_text(name, _prepared(name, stanza, started))
     if len(_BY_NAME) >= _PRINTED_MOST:
         _BY_NAME.clear()
-    _BY_NAME[name] = (stanza, started, printed)
+    _BY_NAME[name] = (stanza, first, started, printed)
     return printed
 
 
@@ -290,8 +299,8 @@ def render_interfaces(config: NetworkConfig) -> str:
             parts.append(_kept_lines_before(kept, stanza.get("priority") or 0))
         started_here = name in started
         entry = texts.get(name) if remembered else None
-        if entry is not None and entry[0] is stanza and entry[1] == started_here:
-            parts.append(entry[2])  # most: printed before (asked here, for speed)
+        if entry is not None and entry[0] is stanza and entry[2] == started_here:
+            parts.append(entry[3])  # most: printed before (asked here, for speed)
         elif remembered:
             parts.append(_remembered_text(name, stanza, started_here))
         else:
