@@ -15,7 +15,7 @@ import re
 from dataclasses import dataclass
 
 from simulator.errors import ApiError, die
-from simulator.node.config import NetworkConfig, Stanza, ports_of, same_values
+from simulator.node.config import NetworkConfig, Stanza, origin, ports_of, same_values
 
 _WRITER_PM = "/usr/share/perl5/PVE/Network/Interfaces.pm"
 _LEADING_DIGITS = re.compile(r"\s*(\d+)")
@@ -275,16 +275,20 @@ def _check_all(config: NetworkConfig) -> _Passed | None:
         for other in _reads(name, ifaces[name]):
             read_by.setdefault(other, set()).add(name)
     frozen = {name: frozenset(readers) for name, readers in read_by.items()}
-    return _Passed(dict(ifaces), used_by, frozen)
+    return _Passed(
+        dict(ifaces), {name: origin(stanza) for name, stanza in ifaces.items()}, used_by, frozen
+    )
 
 
 @dataclass(frozen=True)
 class _Passed:
     """A config that passed every check (none of what ``_check_all`` leaves out): its
-    stanzas by name, the interface listing each port, and for each interface those whose
-    checks read it (``_reads``)."""
+    stanzas by name and their origins, the interface listing each port, and for each
+    interface those whose checks read it (``_reads``)."""
 
     stanzas: dict[str, Stanza]
+    origins: dict[str, Stanza]
+    """The ``config.origin`` of each stanza."""
     used_by: dict[str, str]
     read_by: dict[str, frozenset[str]]
 
@@ -323,22 +327,32 @@ def _ports_made(ifaces: dict[str, Stanza], bridges: list[str]) -> bool:
     )
 
 
-def _changed(passed: _Passed, ifaces: dict[str, Stanza]) -> list[str] | None:
-    """The interfaces added, changed or removed since the config that passed; None if many."""
-    before = passed.stanzas
+def _changed(
+    passed: _Passed, ifaces: dict[str, Stanza]
+) -> tuple[list[str], dict[str, Stanza]] | None:
+    """The interfaces added, changed or removed since the config that passed, and the origin
+    of each interface (``config.origin``); None if many changed."""
+    before, origins = passed.stanzas, passed.origins
     changed = []
+    now: dict[str, Stanza] = {}
     for name, stanza in ifaces.items():
         old = before.get(name)
-        if old is not stanza and (old is None or not same_values(stanza, old, _UNCHECKED)):
+        if old is stanza:  # most: asked first, for speed
+            now[name] = origins[name]
+            continue
+        first = now[name] = origin(stanza)
+        if old is None or (first is not origins[name] and not same_values(stanza, old, _UNCHECKED)):
             changed.append(name)
             if len(changed) > _FEW:
                 return None
     if len(ifaces) - len([name for name in changed if name not in before]) < len(before):
         changed += [name for name in before if name not in ifaces]  # removed
-    return changed
+    return changed, now
 
 
-def _still_passes(passed: _Passed, ifaces: dict[str, Stanza], changed: list[str]) -> _Passed | None:
+def _still_passes(
+    passed: _Passed, ifaces: dict[str, Stanza], changed: list[str], origins: dict[str, Stanza]
+) -> _Passed | None:
     """The config as remembered if it passes every check, judged by checking again only the
     interfaces changed and those whose checks read one; None where that cannot tell.
 
@@ -377,7 +391,7 @@ def _still_passes(passed: _Passed, ifaces: dict[str, Stanza], changed: list[str]
             read_by[other] = read_by[other] - {name}
         for other in new - old:
             read_by[other] = read_by.get(other, frozenset()) | {name}
-    return _Passed(dict(ifaces), used_by, read_by)
+    return _Passed(dict(ifaces), origins, used_by, read_by)
 
 
 def check_config(config: NetworkConfig) -> None:
@@ -388,10 +402,8 @@ def check_config(config: NetworkConfig) -> None:
     fails, every check runs, so a refusal is the one the writer makes first.
     """
     last = _LAST[0] if _LAST else None
-    changed = None if last is None else _changed(last, config.ifaces)
-    passed = (
-        None if last is None or changed is None else _still_passes(last, config.ifaces, changed)
-    )
+    found = None if last is None else _changed(last, config.ifaces)
+    passed = None if last is None or found is None else _still_passes(last, config.ifaces, *found)
     if passed is None:
         passed = _check_all(config)
     _LAST[:] = [passed] if passed is not None else []
