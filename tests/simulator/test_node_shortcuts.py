@@ -12,7 +12,11 @@ remembered must equal the answer worked out from scratch on a copy.
 
 from __future__ import annotations
 
+import contextlib
 import copy
+import shutil
+import tempfile
+from pathlib import Path
 from typing import Any
 from unittest import mock
 
@@ -20,13 +24,19 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from simulator.api import Request
+from simulator.cluster import Cluster
 from simulator.errors import ApiError
+from simulator.node import api as node_api
 from simulator.node import checks, reread, write
+from simulator.node import config as config_module
+from simulator.node import read as read_module
 from simulator.node.checks import check_config
 from simulator.node.config import NetworkConfig, Stanza
 from simulator.node.read import read_interfaces
 from simulator.node.reread import read_again
 from simulator.node.write import render_interfaces
+from tests.simulator.conftest import INSTALLER
 
 NICS = ("eno1", "eno2", "eno3")
 
@@ -328,3 +338,109 @@ def test_a_file_the_writer_printed_anew_is_read_again_as_whole(
                 continue
             config = read_again(printed, NICS, ())
             assert _as_read(config) == _as_read(read_interfaces(printed, NICS, ()))
+
+
+# --- the API, with what the simulator remembers and without it --------------------------------
+
+BASE = (
+    INSTALLER.replace("source /etc/network/interfaces.d/*\n", "")
+    + "auto bond0\niface bond0 inet manual\n\tbond-slaves eno2 eno3\n\tbond-miimon 100\n"
+    "\tbond-mode 802.3ad\n\n"
+    + "".join(
+        f"auto bond0.{n}\niface bond0.{n} inet manual\n\n"
+        f"auto vmbr{n}\niface vmbr{n} inet static\n\taddress 10.0.{n}.1/24\n"
+        f"\tbridge-ports bond0.{n}\n\tbridge-stp off\n\tbridge-fd 0\n\n"
+        for n in range(1, 6)
+    )
+    + "source /etc/network/interfaces.d/*\n"
+)
+IFACES = st.sampled_from(["vmbr1", "vmbr3", "vmbr7", "bond0", "bond0.2", "eno1", "eno1.9", "vlan5"])
+SETTINGS = st.sampled_from(
+    [
+        {"comments": "changed"},
+        {"mtu": "9000"},
+        {"mtu": "1400"},
+        {"bridge_ports": "bond0.4"},
+        {"bridge_ports": "eno1.9"},
+        {"cidr": "10.9.0.1/24"},
+        {"autostart": "1"},
+        {"bridge_vlan_aware": "1"},
+        {"delete": "comments,mtu"},
+        {"slaves": "eno2"},
+        {"vlan-raw-device": "bond0"},
+    ]
+)
+TYPES = {"vmb": "bridge", "bon": "bond", "eno": "eth", "vla": "vlan"}
+
+
+def _type(iface: str) -> str:
+    return "vlan" if "." in iface else TYPES[iface[:3]]
+
+
+@st.composite
+def _request(draw: st.DrawFn) -> Request:
+    """A request a client may send to pve1's network API."""
+    iface = draw(IFACES)
+    path = f"/nodes/pve1/network/{iface}"
+    what = draw(
+        st.sampled_from(("PUT", "PUT", "PUT", "POST", "DELETE", "GET", "list", "revert", "apply"))
+    )
+    if what == "PUT":
+        return Request("PUT", path, {"type": _type(iface), **draw(SETTINGS)})
+    if what == "POST":
+        return Request("POST", "/nodes/pve1/network", {"iface": iface, "type": _type(iface)})
+    if what == "list":
+        return Request("GET", "/nodes/pve1/network", {})
+    if what == "revert":
+        return Request("DELETE", "/nodes/pve1/network", {})
+    if what == "apply":
+        return Request("PUT", "/nodes/pve1/network", {})
+    return Request(what, path, {})
+
+
+def _answer(cluster: Cluster, request: Request) -> tuple[object, ...]:
+    """What the client reads (status, data, message) and the node's files after it (an
+    apply's task id aside: it names the time)."""
+    try:
+        reply = cluster.handle(request)
+        applied = request.path == "/nodes/pve1/network" and request.method == "PUT"
+        answer: tuple[object, ...] = (200, None if applied else reply.data, reply.extra)
+    except ApiError as error:
+        answer = (error.status, error.message, error.errors)
+    return (*answer, cluster.nodes["pve1"].files())
+
+
+def _forgetting() -> contextlib.ExitStack:
+    """Everything the simulator remembers between requests, forgotten (and given back on exit)."""
+    stack = contextlib.ExitStack()
+    for target, name, empty in (
+        (reread, "_TRACES", []),
+        (checks, "_LAST", []),
+        (write, "_BY_NAME", {}),
+        (write, "_PRINTED", {}),
+        (config_module, "_MOVED", [{}, {}]),
+        (read_module, "_COMPLETED", {}),
+        (read_module, "_PARAGRAPHS", {}),
+        (node_api, "_read", node_api._read.__wrapped__),
+    ):
+        stack.enter_context(mock.patch.object(target, name, empty))
+    return stack
+
+
+@settings(max_examples=80, deadline=None)
+@given(st.lists(_request(), min_size=1, max_size=12))
+def test_every_answer_and_file_is_the_one_a_simulator_started_afresh_gives(
+    requests: list[Request],
+) -> None:
+    """A sequence of requests on a node, each answered by the simulator as it runs (what it
+    remembers of the requests before) and by one started afresh on a copy of its state:
+    the same status, data, message and files."""
+    with tempfile.TemporaryDirectory() as tmp:
+        state = Path(tmp) / "state"
+        running = Cluster(state, ["pve1"], list(NICS), BASE)
+        for index, request in enumerate(requests):
+            copy_of_state = Path(tmp) / f"copy{index}"
+            shutil.copytree(state, copy_of_state)
+            with _forgetting():
+                afresh = _answer(Cluster(copy_of_state), request)
+            assert _answer(running, request) == afresh, request
