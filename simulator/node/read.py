@@ -35,6 +35,10 @@ takes the file a paragraph (the lines between empty ones) at a time and keeps
 what each paragraph's text does: a file written anew for a change to one
 interface of a thousand is mostly paragraphs read before.
 
+A file whose paragraphs are each about one interface (as the writer prints
+it) is read with a ``Trace`` of how: ``simulator.node.reread`` reads the next
+file, which differs in a few paragraphs, from it.
+
 Then the node's NICs are marked ``exists`` (and added when the file lacks them),
 the links that are up ``active``, ``lo`` added if missing, and each interface
 completed (type, ``cidr``, methods, families: ``simulator.node.kinds``).

@@ -31,6 +31,8 @@ from simulator.node.read import OwnParagraphs, Reader, Trace, read_paragraph, re
 
 _RUN = 32
 """Paragraphs that differ beyond which the whole file is read."""
+_CHUNK = 64
+"""Paragraphs compared at once (as lists, in C) while looking for where two files differ."""
 _KEPT = 4
 """Files read whose traces are kept (the node's staged file and its live one, other nodes')."""
 _TRACES: list[Trace] = []
@@ -60,12 +62,21 @@ def _keep(trace: Trace) -> None:
 
 
 def _common_ends(old: list[str], new: list[str]) -> tuple[int, int]:
-    """How many paragraphs the two files share at their start, then at their end."""
+    """How many paragraphs the two files share at their start, then at their end (not
+    counting twice those of the start): compared ``_CHUNK`` at a time, then one by one."""
     limit = min(len(old), len(new))
     start = 0
+    while start + _CHUNK <= limit and old[start : start + _CHUNK] == new[start : start + _CHUNK]:
+        start += _CHUNK
     while start < limit and old[start] == new[start]:
         start += 1
-    end = 0
+    end, old_size, new_size = 0, len(old), len(new)
+    while (
+        end + _CHUNK <= limit - start
+        and old[old_size - end - _CHUNK : old_size - end]
+        == new[new_size - end - _CHUNK : new_size - end]
+    ):
+        end += _CHUNK
     while end < limit - start and old[-1 - end] == new[-1 - end]:
         end += 1
     return start, end

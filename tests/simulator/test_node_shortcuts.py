@@ -271,6 +271,22 @@ def test_a_file_read_where_it_differs_is_the_file_read_whole(
                 paragraphs[at : at + removed] = data.draw(_paragraphs().map(lambda p: p[:2]))
 
 
+@settings(max_examples=300, deadline=None)
+@given(
+    st.integers(0, 300).flatmap(lambda n: st.lists(st.sampled_from("ab"), min_size=n, max_size=n)),
+    st.data(),
+)
+def test_where_two_files_differ_is_found_as_one_by_one(old: list[str], data: st.DataObject) -> None:
+    """The paragraphs two files share at their start and end (a file and the same with a
+    run replaced), found a chunk at a time."""
+    cut = sorted(data.draw(st.lists(st.integers(0, len(old)), min_size=2, max_size=2)))
+    new = [*old[: cut[0]], *data.draw(st.lists(st.sampled_from("abc"), max_size=5)), *old[cut[1] :]]
+    limit = min(len(old), len(new))
+    start = next((i for i in range(limit) if old[i] != new[i]), limit)
+    end = next((i for i in range(limit - start) if old[-1 - i] != new[-1 - i]), limit - start)
+    assert reread._common_ends(old, new) == (start, end)
+
+
 def _vlan(name: str, parent: str = "") -> str:
     return f"iface {name} inet manual" + (f"\n\tvlan-raw-device {parent}" if parent else "")
 
