@@ -7,6 +7,11 @@ an MTU lower than a child's. Those refusals are plain ``die`` in Perl, so the
 API answers 500 with the message and ``interfaces.new`` stays as it was.
 Messages are Proxmox's, verbatim. Written from Proxmox's behaviour, never
 from the provider's validation.
+
+A write changes one interface of many: a config a few interfaces away from
+the last one that passed is checked again only where it changed and where a
+check reads what changed (``check_config``); every check runs where that
+cannot tell, and for any refusal, so the message is the writer's first.
 """
 
 from __future__ import annotations

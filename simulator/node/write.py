@@ -14,6 +14,10 @@ and changed. Before printing, the writer makes its own changes:
 (The writer's consistency checks, which refuse a config before anything is
 printed, are ``simulator.node.checks.check_config``.)
 
+Each interface's text is kept by name with the stanza it was printed from
+(``_remembered_text``): a file written anew for a change to one interface of a
+thousand prints that one and looks the others up.
+
 Then it prints a fixed header and the interfaces sorted by type weight plus
 file position, then name: loopback and dummies first, then NICs, OVS internal
 ports, bonds, bridges, VLANs; each ``.``/``:`` child level adds one, and an
