@@ -40,6 +40,11 @@ PURE = (
     "provider.host.model",
     "provider.host.render",
     "provider.host.plan",
+    "simulator.node.checks",
+    "simulator.node.config",
+    "simulator.node.read",
+    "simulator.node.reread",
+    "simulator.node.write",
     "simulator.ssh.nft",
     "simulator.ssh.nftsyntax",
 )

@@ -33,6 +33,7 @@ from simulator.node.config import (
 )
 from simulator.node.diff import unified_diff
 from simulator.node.read import read_interfaces
+from simulator.node.reread import read_again
 from simulator.node.write import render_interfaces
 from simulator.schema import Param, Params, is_ipv6, split_list, validate
 
@@ -109,8 +110,9 @@ _REVERT = {"node": _NODE}
 @functools.lru_cache(maxsize=8)
 def _read(text: str, nics: tuple[str, ...], active: frozenset[str]) -> NetworkConfig:
     """The file as Proxmox reads it, kept by its text and the node's links: a node read again
-    while nothing changed is not parsed again. Its stanzas are never changed (``editable``)."""
-    return read_interfaces(text, nics, active)
+    while nothing changed is not parsed again, a file written anew is read where it differs
+    from one read before (``reread``). Its stanzas are never changed (``editable``)."""
+    return read_again(text, nics, active)
 
 
 def read_config(node: Node) -> NetworkConfig:
@@ -227,7 +229,7 @@ def _check_duplicate_ports(ifaces: dict[str, Stanza], iface: str, params: Params
     if not wanted:
         return
     for name, stanza in ifaces.items():
-        if name == iface:
+        if name == iface or stanza.keys().isdisjoint(PORT_KEYS):  # most: asked here, for speed
             continue
         for port in ports_of(stanza):
             if port in wanted:
@@ -349,7 +351,10 @@ def register(router: Router, cluster: Cluster) -> None:
                 }
             if type_filter in ("any_bridge", "include_sdn", "vnet"):
                 ifaces.update(cluster.sdn.local_vnets(target))
-        data = [{**copied(ifaces[name]), "iface": name} for name in sorted(ifaces)]
+        names = sorted(ifaces)
+        data = [copied(ifaces[name]) for name in names]
+        for item, name in zip(data, names, strict=True):
+            item["iface"] = name
         changes = pending_changes(target)
         return Reply(data, {"changes": changes} if changes else {})
 

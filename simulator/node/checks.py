@@ -7,14 +7,20 @@ an MTU lower than a child's. Those refusals are plain ``die`` in Perl, so the
 API answers 500 with the message and ``interfaces.new`` stays as it was.
 Messages are Proxmox's, verbatim. Written from Proxmox's behaviour, never
 from the provider's validation.
+
+A write changes one interface of many: a config a few interfaces away from
+the last one that passed is checked again only where it changed and where a
+check reads what changed (``check_config``); every check runs where that
+cannot tell, and for any refusal, so the message is the writer's first.
 """
 
 from __future__ import annotations
 
 import re
+from dataclasses import dataclass
 
 from simulator.errors import ApiError, die
-from simulator.node.config import NetworkConfig, Stanza, ports_of
+from simulator.node.config import NetworkConfig, Stanza, origin, ports_of, same_values
 
 _WRITER_PM = "/usr/share/perl5/PVE/Network/Interfaces.pm"
 _LEADING_DIGITS = re.compile(r"\s*(\d+)")
@@ -66,13 +72,15 @@ def _check_mtu(ifaces: dict[str, Stanza], parent: str, child: str) -> None:
         )
 
 
-def _check_ports_unique(ifaces: dict[str, Stanza], names: list[str]) -> None:
+def _check_ports_unique(ifaces: dict[str, Stanza], names: list[str]) -> dict[str, str]:
+    """Each port listed by one interface only; returns the interface listing each port."""
     used_by: dict[str, str] = {}
     for name in names:
         for port in ports_of(ifaces[name]):
             if used_by.get(port, name) != name:
                 raise die(f"port '{port}' is already used on interface '{used_by[port]}'")
             used_by[port] = name
+    return used_by
 
 
 def _check_ovs(ifaces: dict[str, Stanza], names: list[str]) -> None:
@@ -249,15 +257,158 @@ def _concerned(ifaces: dict[str, Stanza], names: list[str]) -> dict[str, list[st
     return found
 
 
-def check_config(config: NetworkConfig) -> None:
-    """Raise the writer's error for an inconsistent config, in the writer's order of checks."""
+def _check_all(config: NetworkConfig) -> _Passed | None:
+    """Every check on every interface, in the writer's order; what a config that passes is
+    remembered by (None for one with OVS, VXLAN, uplink, bridge port options or a bridge port
+    made on the fly)."""
     ifaces = config.ifaces
     names = sorted(ifaces)  # the writer checks in name order
     concerned = _concerned(ifaces, names)
-    _check_ports_unique(ifaces, names)
+    used_by = _check_ports_unique(ifaces, names)
     _check_ovs(ifaces, concerned["ovs"])
     _check_bonds(ifaces, concerned["bond"])
     _check_vxlans(ifaces, concerned["vxlan"])
     _check_vlans(ifaces, concerned["vlan"])
     _check_uplinks(ifaces, concerned["uplink"])
     _check_bridges(ifaces, concerned["bridge"], concerned["port options"])
+    if any(concerned[check] for check in _CHECKED_WHOLE) or _ports_made(
+        ifaces, concerned["bridge"]
+    ):
+        return None
+    read_by: dict[str, set[str]] = {}
+    for name in concerned["bond"] + concerned["vlan"] + concerned["bridge"]:
+        for other in _reads(name, ifaces[name]):
+            read_by.setdefault(other, set()).add(name)
+    frozen = {name: frozenset(readers) for name, readers in read_by.items()}
+    return _Passed(
+        dict(ifaces), {name: origin(stanza) for name, stanza in ifaces.items()}, used_by, frozen
+    )
+
+
+@dataclass(frozen=True)
+class _Passed:
+    """A config that passed every check (none of what ``_check_all`` leaves out): its
+    stanzas by name and their origins, the interface listing each port, and for each
+    interface those whose checks read it (``_reads``)."""
+
+    stanzas: dict[str, Stanza]
+    origins: dict[str, Stanza]
+    """The ``config.origin`` of each stanza."""
+    used_by: dict[str, str]
+    read_by: dict[str, frozenset[str]]
+
+
+_CHECKED_WHOLE = ("ovs", "vxlan", "uplink", "port options")
+"""Checks that look across the whole config in ways ``_still_passes`` does not follow."""
+_UNCHECKED = frozenset(("priority", "exists", "active"))
+"""Keys no check reads."""
+_FEW = 64
+"""Changed interfaces beyond which every check runs again."""
+_LAST: list[_Passed] = []
+"""The last config that passed (``check_config``), replaced whole: never changed in place."""
+
+
+def _reads(name: str, stanza: Stanza) -> set[str]:
+    """The other interfaces the checks of a bond, VLAN or bridge read (besides itself)."""
+    kind = stanza.get("type")
+    if kind == "bond":
+        return set(str(stanza.get("slaves") or "").split())
+    if kind == "vlan":
+        dotted = _DOTTED_VLAN.fullmatch(name)
+        return {dotted[1] if dotted else str(stanza.get("vlan-raw-device"))}
+    if kind == "bridge":
+        ports = set(str(stanza.get("bridge_ports") or "").split())
+        return ports | {vlan[1] for port in ports if (vlan := _VLAN_PORT.search(port))}
+    return set()
+
+
+def _ports_made(ifaces: dict[str, Stanza], bridges: list[str]) -> bool:
+    """Whether a bridge has a port the file lacks: the writer makes ``X.N`` on the fly, and
+    bridges then depend on each other's (``_check_bridges``)."""
+    return any(
+        port not in ifaces
+        for name in bridges
+        for port in str(ifaces[name].get("bridge_ports") or "").split()
+    )
+
+
+def _changed(
+    passed: _Passed, ifaces: dict[str, Stanza]
+) -> tuple[list[str], dict[str, Stanza]] | None:
+    """The interfaces added, changed or removed since the config that passed, and the origin
+    of each interface (``config.origin``); None if many changed."""
+    before, origins = passed.stanzas, passed.origins
+    changed = []
+    now: dict[str, Stanza] = {}
+    for name, stanza in ifaces.items():
+        old = before.get(name)
+        if old is stanza:  # most: asked first, for speed
+            now[name] = origins[name]
+            continue
+        first = now[name] = origin(stanza)
+        if old is None or (first is not origins[name] and not same_values(stanza, old, _UNCHECKED)):
+            changed.append(name)
+            if len(changed) > _FEW:
+                return None
+    if len(ifaces) - len([name for name in changed if name not in before]) < len(before):
+        changed += [name for name in before if name not in ifaces]  # removed
+    return changed, now
+
+
+def _still_passes(
+    passed: _Passed, ifaces: dict[str, Stanza], changed: list[str], origins: dict[str, Stanza]
+) -> _Passed | None:
+    """The config as remembered if it passes every check, judged by checking again only the
+    interfaces changed and those whose checks read one; None where that cannot tell.
+
+    An interface's checks read its own stanza and those ``_reads`` names; an
+    unchanged interface reading no changed one passes as it passed. Ports stay
+    unique where the changed interfaces' ports are no other's.
+    """
+    before = passed.stanzas
+    affected = set(changed).union(*(passed.read_by.get(name, ()) for name in changed))
+    concerned = _concerned(ifaces, sorted(name for name in affected if name in ifaces))
+    if any(concerned[check] for check in _CHECKED_WHOLE):
+        return None
+    if _ports_made(ifaces, concerned["bridge"]):
+        return None
+    used_by = dict(passed.used_by)
+    for name in changed:
+        for port in ports_of(before[name]) if name in before else ():
+            if used_by.get(port) == name:
+                del used_by[port]
+    for name in sorted(changed):
+        for port in ports_of(ifaces[name]) if name in ifaces else ():
+            if used_by.get(port, name) != name:
+                return None
+            used_by[port] = name
+    try:
+        _check_bonds(ifaces, concerned["bond"])
+        _check_vlans(ifaces, concerned["vlan"])
+        _check_bridges(ifaces, concerned["bridge"], [])
+    except ApiError:
+        return None
+    read_by = dict(passed.read_by)
+    for name in changed:
+        old = _reads(name, before[name]) if name in before else set()
+        new = _reads(name, ifaces[name]) if name in ifaces else set()
+        for other in old - new:
+            read_by[other] = read_by[other] - {name}
+        for other in new - old:
+            read_by[other] = read_by.get(other, frozenset()) | {name}
+    return _Passed(dict(ifaces), origins, used_by, read_by)
+
+
+def check_config(config: NetworkConfig) -> None:
+    """Raise the writer's error for an inconsistent config, in the writer's order of checks.
+
+    A config that differs in a few interfaces from the last one that passed is
+    checked where it changed (``_still_passes``); where that cannot tell, or it
+    fails, every check runs, so a refusal is the one the writer makes first.
+    """
+    last = _LAST[0] if _LAST else None
+    found = None if last is None else _changed(last, config.ifaces)
+    passed = None if last is None or found is None else _still_passes(last, config.ifaces, *found)
+    if passed is None:
+        passed = _check_all(config)
+    _LAST[:] = [passed] if passed is not None else []

@@ -12,6 +12,8 @@ interface in between. ``NetworkConfig`` is that structure: each interface a
 from __future__ import annotations
 
 import functools
+import itertools
+import operator
 import re
 from dataclasses import dataclass, field
 from typing import Any
@@ -53,7 +55,64 @@ class NetworkConfig:
 def copied(stanza: Stanza) -> Stanza:
     """A copy of a stanza to change freely, its lists copied too (its other values, text and
     numbers, cannot change)."""
-    return {key: list(value) if isinstance(value, list) else value for key, value in stanza.items()}
+    copy = dict(stanza)
+    for key, value in copy.items():
+        if isinstance(value, list):
+            copy[key] = value[:]  # the same keys: changing values while going through them
+    return copy
+
+
+_MOVED: list[dict[int, tuple[Stanza, Stanza]]] = [{}, {}]
+"""Stanzas made by ``moved``, by id, the newer first: the stanza itself (its id is not
+reused while it is held here) and the stanza it was first read as. When the newer holds
+``_MOVED_MOST``, it becomes the older and the older is dropped: only recent moves are
+known, in bounded memory (``same_values`` compares the others)."""
+_MOVED_MOST = 8192
+
+
+def moved(stanzas: list[Stanza], shift: int) -> list[Stanza]:
+    """The stanzas read again ``shift`` places further down the file (up if negative): each
+    that has a place (``priority``) a copy with the very same values but its place, known as
+    such (``same_values``); the others as they are."""
+    newer = _MOVED[0]
+    if len(newer) + len(stanzas) > _MOVED_MOST:
+        _MOVED[1] = newer
+        newer = _MOVED[0] = {}
+    copies = []
+    for stanza in stanzas:
+        priority = stanza.get("priority")
+        if not priority:
+            copies.append(stanza)
+            continue
+        copy = {**stanza, "priority": priority + shift}
+        newer[id(copy)] = (copy, origin(stanza))
+        copies.append(copy)
+    return copies
+
+
+def origin(stanza: Stanza) -> Stanza:
+    """The stanza that ``stanza`` was made from by ``moved`` (through any number of moves), or
+    ``stanza`` itself: stanzas of one origin hold the very same values but their place."""
+    newer, older = _MOVED
+    entry = newer.get(id(stanza)) or older.get(id(stanza))
+    return entry[1] if entry is not None and entry[0] is stanza else stanza
+
+
+def same_values(stanza: Stanza, other: Stanza, apart: frozenset[str]) -> bool:
+    """Whether ``stanza`` holds the very values ``other`` holds (the same objects), under the
+    same keys in the same order, but for the keys ``apart`` (which hold ``priority``).
+
+    What is worked out from a stanza holds for one that passes: the interfaces
+    after a new one are read again as copies one place further down (``moved``),
+    holding the same values. The same objects, not equal ones: ``0``, ``False``
+    and ``0.0`` are equal but print differently.
+    """
+    if origin(stanza) is origin(other):
+        return True
+    if len(stanza) != len(other) or list(stanza) != list(other):
+        return False
+    changed = itertools.compress(stanza, map(operator.is_not, stanza.values(), other.values()))
+    return apart.issuperset(changed)
 
 
 def ports_of(stanza: Stanza) -> tuple[str, ...]:

@@ -35,6 +35,10 @@ takes the file a paragraph (the lines between empty ones) at a time and keeps
 what each paragraph's text does: a file written anew for a change to one
 interface of a thousand is mostly paragraphs read before.
 
+A file whose paragraphs are each about one interface (as the writer prints
+it) is read with a ``Trace`` of how: ``simulator.node.reread`` reads the next
+file, which differs in a few paragraphs, from it.
+
 Then the node's NICs are marked ``exists`` (and added when the file lacks them),
 the links that are up ``active``, ``lo`` added if missing, and each interface
 completed (type, ``cidr``, methods, families: ``simulator.node.kinds``).
@@ -42,12 +46,11 @@ completed (type, ``cidr``, methods, families: ``simulator.node.kinds``).
 
 from __future__ import annotations
 
-import functools
 import re
 from collections.abc import Callable, Collection, Iterable
 from dataclasses import dataclass
 
-from simulator.node.config import LINUX_BOND_MODES, NetworkConfig, Stanza, copied
+from simulator.node.config import LINUX_BOND_MODES, NetworkConfig, Stanza, copied, moved
 from simulator.node.kinds import complete_one, exists_as_parent
 from simulator.perl import split_words, truthy
 
@@ -178,8 +181,8 @@ _Event = _Iface | tuple[str, tuple[str, ...]]
 _ADDED_TO = ("bridge_ports", "slaves", "vxlan-remoteip", "comments", "options")
 """Keys a stanza's lines add to rather than set: read again where an earlier stanza set one."""
 
-_PARAGRAPHS: dict[str, _Paragraph] = {}
-"""Each paragraph's reading, by its text (``_paragraph``); emptied when it holds ``_MOST``."""
+_PARAGRAPHS: dict[str, Paragraph] = {}
+"""Each paragraph's reading, by its text (``read_paragraph``); emptied when it holds ``_MOST``."""
 _MOST = 100_000
 
 
@@ -244,7 +247,7 @@ def _events(paragraph: str) -> list[_Event]:
 
 
 @dataclass(frozen=True)
-class _Paragraph:
+class Paragraph:
     """What reading a paragraph does (``events``), and the one interface it is all about, if
     it is (``owner``: its ``auto`` and ``iface`` lines name that interface alone)."""
 
@@ -254,7 +257,7 @@ class _Paragraph:
     """Whether it has an ``iface`` line (it gives its interface a position)."""
 
 
-def _paragraph(text: str) -> _Paragraph:
+def read_paragraph(text: str) -> Paragraph:
     """The paragraph's reading, worked out once per text."""
     paragraph = _PARAGRAPHS.get(text)
     if paragraph is None:
@@ -262,7 +265,7 @@ def _paragraph(text: str) -> _Paragraph:
         names = {name for event in events for name in _named(event)}
         kept = any(not isinstance(event, _Iface) and event[0] == "kept" for event in events)
         owner = names.pop() if len(names) == 1 and not kept else None
-        paragraph = _Paragraph(events, owner, any(isinstance(e, _Iface) for e in events))
+        paragraph = Paragraph(events, owner, any(isinstance(e, _Iface) for e in events))
         if len(_PARAGRAPHS) >= _MOST:
             _PARAGRAPHS.clear()
         _PARAGRAPHS[text] = paragraph
@@ -270,7 +273,7 @@ def _paragraph(text: str) -> _Paragraph:
 
 
 @dataclass
-class _OwnParagraphs:
+class OwnParagraphs:
     """An interface read so far only from paragraphs all about it, not yet built: where its
     first stanza stood (``priority``) and those paragraphs."""
 
@@ -288,7 +291,7 @@ class _Completed:
 
 
 _COMPLETED: dict[tuple[object, ...], _Completed] = {}
-"""Interfaces read from paragraphs of their own, completed (``_Reader.complete``); emptied
+"""Interfaces read from paragraphs of their own, completed (``Reader.complete``); emptied
 when it holds ``_MOST``."""
 
 
@@ -335,12 +338,44 @@ def _parent_seen(ifaces: dict[str, Stanza], parent: str) -> tuple[type, object] 
     return type(exists), exists
 
 
-class _Reader:
+@dataclass(frozen=True)
+class Trace:
+    """A file as read, and how: what ``simulator.node.reread`` needs to read a file that
+    differs from it in a few paragraphs by reading those only.
+
+    Kept only for a file whose paragraphs are each empty, kept lines (no
+    ``allow-`` ones) or all about one interface (``Paragraph.owner``), as the
+    writer prints it: then each interface is read from its own paragraphs alone.
+    """
+
+    paragraphs: list[str]
+    nics: tuple[str, ...]
+    active: frozenset[str]
+    ifaces: dict[str, Stanza]
+    """The interfaces read, in the reader's order (its own dict, never changed)."""
+    options: list[tuple[int, str]]
+    owners: list[str]
+    """The interfaces read from paragraphs of their own, in the order of their first one."""
+    firsts: list[int]
+    """The index of each owner's first paragraph (ascending)."""
+    counts: dict[str, int]
+    """How many paragraphs each owner has."""
+    positions: list[int]
+    """The next file position before each paragraph, and after the last."""
+    tail: list[str]
+    """The interfaces after the owners: NICs the file lacks, ``lo``, missing parents."""
+    parents: dict[str, tuple[str, ...]]
+    """The parents each interface looked at when it was completed (those with any)."""
+    looked_at: frozenset[str]
+    """Every interface some interface looked at as its parent."""
+
+
+class Reader:
     """One pass over the file, a paragraph at a time, filling a ``NetworkConfig`` in order.
 
     An empty line ends any stanza and does nothing at the top level, so each
     paragraph is read the same wherever it stands: what it does is worked out
-    once per text (``_paragraph``). An interface read only from paragraphs all
+    once per text (``read_paragraph``). An interface read only from paragraphs all
     about it (most are: a file written by Proxmox gives each its own) is built
     only if another paragraph names it; else it is completed at the end, from
     what its paragraphs gave when they came before with the same NIC, link
@@ -348,41 +383,62 @@ class _Reader:
     interface of a thousand is read at the cost of that one.
     """
 
-    def __init__(self) -> None:
-        self.config = NetworkConfig()
-        self._position = 2  # 1 is lo's
-        self._own: dict[str, _OwnParagraphs] = {}
+    def __init__(self, ifaces: dict[str, Stanza] | None = None) -> None:
+        self.config = NetworkConfig({} if ifaces is None else ifaces)
+        self.position = 2  # 1 is lo's
+        self.own: dict[str, OwnParagraphs] = {}
+        self.owners: list[str] = []
+        self.firsts: list[int] = []
+        self.positions: list[int] = []
+        self.counts: dict[str, int] = {}
+        self.parents: dict[str, tuple[str, ...]] = {}
+        self.simple = True
+        """Whether every paragraph so far is empty, kept lines or about one interface whose
+        first paragraph has its ``iface`` line (so its place is its first paragraph's)."""
 
     def _next_position(self) -> int:
-        position = self._position
-        self._position += 1
+        position = self.position
+        self.position += 1
         return position
 
-    def read(self, text: str) -> None:
-        """Read the whole text, paragraph by paragraph."""
+    def read(self, paragraphs: list[str]) -> None:
+        """Read the whole text, paragraph by paragraph (the text split at empty lines)."""
         ifaces = self.config.ifaces
-        for paragraph_text in text.split("\n\n"):
-            paragraph = _paragraph(paragraph_text)
+        read_before = _PARAGRAPHS  # the same dict as read_paragraph's: looked up here, for speed
+        own_paragraphs = self.own
+        positions = self.positions
+        for index, paragraph_text in enumerate(paragraphs):
+            positions.append(self.position)
+            paragraph = read_before.get(paragraph_text) or read_paragraph(paragraph_text)
             owner = paragraph.owner
-            if owner is not None and (owner not in ifaces or owner in self._own):
-                own = self._own.setdefault(owner, _OwnParagraphs([]))
-                ifaces.setdefault(owner, {})  # its place, kept until it is built
-                own.texts.append(paragraph_text)
-                if own.priority is None and paragraph.stanzas:
-                    own.priority = self._next_position()
-                continue
+            if owner is not None:
+                own = own_paragraphs.get(owner)
+                if own is None and owner not in ifaces:
+                    ifaces[owner] = {}  # its place, kept until it is built
+                    own = own_paragraphs[owner] = OwnParagraphs([])
+                    self.owners.append(owner)
+                    self.firsts.append(index)
+                    self.simple = self.simple and paragraph.stanzas
+                if own is not None:
+                    own.texts.append(paragraph_text)
+                    if own.priority is None and paragraph.stanzas:
+                        own.priority = self._next_position()
+                    continue
             for event in paragraph.events:
                 for name in _named(event):
-                    if name in self._own:
+                    self.simple = False
+                    if name in self.own:
                         ifaces[name] = self._built(name)
                 _apply(event, self.config, self._next_position)
+        positions.append(self.position)
+        self.counts = {name: len(own.texts) for name, own in own_paragraphs.items()}
 
     def _built(self, name: str) -> Stanza:
         """The interface read from its own paragraphs, as reading them in place gives it."""
-        own = self._own.pop(name)
+        own = self.own.pop(name)
         scratch = NetworkConfig()
         for paragraph_text in own.texts:
-            for event in _paragraph(paragraph_text).events:
+            for event in read_paragraph(paragraph_text).events:
                 _apply(event, scratch, lambda: own.priority or 0)
         return scratch.ifaces[name]
 
@@ -397,30 +453,50 @@ class _Reader:
         ifaces.setdefault(
             "lo", {"priority": 1, "method": "loopback", "type": "loopback", "autostart": 1}
         )
-        parent_exists = functools.partial(exists_as_parent, ifaces)
         for name in sorted(ifaces):
-            if name in self._own:
-                self._complete_own(name, nics, active)
-            else:
-                complete_one(name, ifaces[name], nics, parent_exists)
+            if parents := self.complete_one(name, nics, active):
+                self.parents[name] = parents
 
-    def _complete_own(self, name: str, nics: Collection[str], active: Collection[str]) -> None:
-        """Complete an interface not built yet: as before, where its paragraphs and what they
-        depend on are as before, else built and completed now."""
+    def complete_one(
+        self, name: str, nics: Collection[str], active: Collection[str]
+    ) -> tuple[str, ...]:
+        """Complete one interface (see ``kinds.complete_one``); returns the parents it looked
+        at. One read from its own paragraphs only is as before where its paragraphs, the
+        node's state and its parents' are as before (``_COMPLETED``)."""
         ifaces = self.config.ifaces
-        own = self._own[name]
-        key = (name, *own.texts, name in nics, name in active)
+        own = self.own.get(name)
+        if own is None:
+            looked: list[str] = []
+
+            def parent_exists(parent: str) -> object:
+                looked.append(parent)
+                return exists_as_parent(ifaces, parent)
+
+            complete_one(name, ifaces[name], nics, parent_exists)
+            return tuple(looked)
+        texts = own.texts
+        key = (name, texts[0] if len(texts) == 1 else tuple(texts), name in nics, name in active)
         done = _COMPLETED.get(key)
-        if done is not None and all(_parent_seen(ifaces, p) == seen for p, seen in done.parents):
-            stanza = done.stanza
+        if done is None or (
+            done.parents and any(_parent_seen(ifaces, p) != seen for p, seen in done.parents)
+        ):
+            done = self._complete_own(name, key, nics, active)
+        else:
+            stanza = done.stanza  # as before: its paragraphs, the node and its parents are
             if own.priority is not None and stanza["priority"] != own.priority:
-                stanza = {**stanza, "priority": own.priority}  # moved: the same, elsewhere
-                _COMPLETED[key] = _Completed(stanza, done.parents)
+                stanza = moved([stanza], own.priority - stanza["priority"])[0]  # elsewhere
             ifaces[name] = stanza
             for parent, _seen in done.parents:
                 exists_as_parent(ifaces, parent)  # a missing parent is added as missing
-            del self._own[name]
-            return
+            del self.own[name]
+        return tuple(parent for parent, _seen in done.parents) if done.parents else ()
+
+    def _complete_own(
+        self, name: str, key: tuple[object, ...], nics: Collection[str], active: Collection[str]
+    ) -> _Completed:
+        """Build and complete an interface read only from its own paragraphs, and keep it by
+        ``key`` (its paragraphs and the node's state) with the parents it looked at."""
+        ifaces = self.config.ifaces
         stanza = ifaces[name] = self._built(name)
         if name in nics:
             stanza["exists"] = 1
@@ -435,7 +511,32 @@ class _Reader:
         complete_one(name, stanza, nics, parent_exists)
         if len(_COMPLETED) >= _MOST:
             _COMPLETED.clear()
-        _COMPLETED[key] = _Completed(stanza, tuple(parents))
+        done = _COMPLETED[key] = _Completed(stanza, tuple(parents))
+        return done
+
+    def trace(
+        self, paragraphs: list[str], nics: tuple[str, ...], active: frozenset[str]
+    ) -> Trace | None:
+        """How the file was read, if it is one ``Trace`` is kept for (the reading done)."""
+        config = self.config
+        if not self.simple or any(line.startswith("allow-") for _, line in config.options):
+            return None  # an allow- line: kept or not, according to the bridges read
+        ifaces = dict(config.ifaces)
+        names = list(ifaces)
+        return Trace(
+            paragraphs,
+            nics,
+            active,
+            ifaces,
+            list(config.options),
+            self.owners,
+            self.firsts,
+            self.counts,
+            self.positions,
+            names[len(self.owners) :],
+            self.parents,
+            frozenset(parent for parents in self.parents.values() for parent in parents),
+        )
 
 
 def _without_ovs_port_lines(config: NetworkConfig) -> list[tuple[int, str]]:
@@ -461,6 +562,20 @@ def _without_ovs_port_lines(config: NetworkConfig) -> list[tuple[int, str]]:
     return kept
 
 
+def read_traced(
+    paragraphs: list[str], nics: tuple[str, ...], active: frozenset[str]
+) -> tuple[NetworkConfig, Trace | None]:
+    """``read_interfaces`` of the text split at empty lines, and how it was read (None for a
+    file no ``Trace`` is kept for)."""
+    reader = Reader()
+    reader.read(paragraphs)
+    reader.complete(nics, active)
+    trace = reader.trace(paragraphs, nics, active)
+    config = reader.config
+    config.options = _without_ovs_port_lines(config)
+    return config, trace
+
+
 def read_interfaces(
     text: str, nics: Collection[str] = (), active: Iterable[str] = ()
 ) -> NetworkConfig:
@@ -470,9 +585,4 @@ def read_interfaces(
     caller's; its stanzas may be shared with other reads of the same paragraphs:
     copy one (``config.copied``) before changing it.
     """
-    reader = _Reader()
-    reader.read(text)
-    reader.complete(nics, set(active))
-    config = reader.config
-    config.options = _without_ovs_port_lines(config)
-    return config
+    return read_traced(text.split("\n\n"), tuple(nics), frozenset(active))[0]

@@ -14,6 +14,10 @@ and changed. Before printing, the writer makes its own changes:
 (The writer's consistency checks, which refuse a config before anything is
 printed, are ``simulator.node.checks.check_config``.)
 
+Each interface's text is kept by name with the stanza it was printed from
+(``_remembered_text``): a file written anew for a change to one interface of a
+thousand prints that one and looks the others up.
+
 Then it prints a fixed header and the interfaces sorted by type weight plus
 file position, then name: loopback and dummies first, then NICs, OVS internal
 ports, bonds, bridges, VLANs; each ``.``/``:`` child level adds one, and an
@@ -27,10 +31,16 @@ from __future__ import annotations
 
 import functools
 import re
-from collections.abc import Callable
 from typing import Any
 
-from simulator.node.config import NEW_PRIORITY, NetworkConfig, Stanza, ports_of
+from simulator.node.config import (
+    NEW_PRIORITY,
+    NetworkConfig,
+    Stanza,
+    origin,
+    ports_of,
+    same_values,
+)
 from simulator.node.stanza import family_block
 from simulator.perl import split_words, truthy
 
@@ -61,23 +71,27 @@ _TYPE_WEIGHTS = {
     kind: step * 100000 for step, kinds in enumerate(_TYPE_STEPS, start=1) for kind in kinds.split()
 }
 _OVS_MEMBERS = ("OVSPort", "OVSIntPort", "OVSBond")
+_OVS_TYPES = ("OVSBridge", *_OVS_MEMBERS)
+_SLAVES_KEY = {"OVSBond": "ovs_bonds", "bond": "slaves"}
 _PRINTED: dict[tuple[str, str], str] = {}
 """Interface texts by name and settings (``_interface_text``); emptied when it holds
 ``_PRINTED_MOST``."""
 _PRINTED_MOST = 50_000
-_UNPRINTED = ("priority", "exists", "active")
+_BY_NAME: dict[str, tuple[Stanza, Stanza, bool, str]] = {}
+"""Interface texts by name (``_remembered_text``): the stanza printed, its ``origin``, whether
+a bond starts it, the text; emptied when it holds ``_PRINTED_MOST``."""
+_UNPRINTED = frozenset(("priority", "exists", "active"))
 _CHILD_SEPARATOR = re.compile(r"[.:]")
 _DOTTED_VLAN = re.compile(r"\S+\.\d+", re.ASCII)
 _NUMBERED_VLAN = re.compile(r"vlan\d+", re.ASCII)
 
 
-def _addresses_from_cidr(ifaces: dict[str, Stanza]) -> None:
+def _address_from_cidr(stanza: Stanza) -> None:
     """``cidr``/``cidr6`` (what the API takes) become the address where there is none."""
-    for stanza in ifaces.values():
-        for suffix in ("", "6"):
-            cidr = stanza.pop("cidr" + suffix, None)
-            if stanza.get("address" + suffix) is None:
-                stanza["address" + suffix] = cidr
+    for suffix in ("", "6"):
+        cidr = stanza.pop("cidr" + suffix, None)
+        if stanza.get("address" + suffix) is None:
+            stanza["address" + suffix] = cidr
 
 
 def _ovs_members(ifaces: dict[str, Stanza]) -> None:
@@ -106,27 +120,27 @@ def _ovs_members(ifaces: dict[str, Stanza]) -> None:
             member["ovs_bridge"] = name
 
 
-def _slaves_started(ifaces: dict[str, Stanza]) -> None:
-    """The slaves of a bond or OVS bond get ``auto``: ifupdown2 must bring them up first."""
-    for stanza in ifaces.values():
-        key = {"OVSBond": "ovs_bonds", "bond": "slaves"}.get(str(stanza.get("type")))
-        if key is None or not truthy(stanza.get(key)):
+def _slaves(ifaces: dict[str, Stanza], types: dict[str, Any]) -> set[str]:
+    """The slaves of bonds and OVS bonds: they get ``auto``, ifupdown2 must bring them up
+    first. ``types`` is each interface's ``type``."""
+    started: set[str] = set()
+    for name, kind in types.items():
+        key = _SLAVES_KEY.get(kind) if kind.__class__ is str else None
+        if key is None or not truthy(ifaces[name].get(key)):
             continue
-        for slave in split_words(str(stanza[key])):
-            if slave in ifaces:
-                ifaces[slave]["autostart"] = 1
+        started.update(slave for slave in split_words(str(ifaces[name][key])) if slave in ifaces)
+    return started
 
 
-def _vlan_keys_from_name(ifaces: dict[str, Stanza]) -> None:
+def _vlan_keys_from_name(name: str, stanza: Stanza) -> None:
     """A VLAN's raw device and id are not written where its name (``X.N``, ``vlanN``) says them."""
-    for name, stanza in ifaces.items():
-        if stanza.get("type") != "vlan":
-            continue
-        if _DOTTED_VLAN.fullmatch(name):
-            stanza.pop("vlan-raw-device", None)
-            stanza.pop("vlan-id", None)
-        elif _NUMBERED_VLAN.fullmatch(name):
-            stanza.pop("vlan-id", None)
+    if stanza.get("type") != "vlan":
+        return
+    if _DOTTED_VLAN.fullmatch(name):
+        stanza.pop("vlan-raw-device", None)
+        stanza.pop("vlan-id", None)
+    elif _NUMBERED_VLAN.fullmatch(name):
+        stanza.pop("vlan-id", None)
 
 
 @functools.lru_cache(maxsize=1 << 14)
@@ -139,22 +153,41 @@ def _levels(name: str) -> tuple[str, ...]:
     return tuple(parts)
 
 
-def _file_order(ifaces: dict[str, Stanza]) -> Callable[[str], Any]:
-    """The writer's sort key: type weight (+1 per child level) + position, then name."""
+def _weight(kind: Any, children: int) -> int | None:
+    """The type weight of an interface whose root has type ``kind``, ``children`` levels
+    down; None for an unknown type (compared by position alone)."""
+    if not truthy(kind) or kind == "unknown":
+        return None
+    return _TYPE_WEIGHTS.get(str(kind), 0) + children
 
-    def weight(name: str) -> int | None:
+
+def _file_order(ifaces: dict[str, Stanza], types: dict[str, Any]) -> list[str]:
+    """The names in the writer's order: type weight (+1 per child level) + position, then name.
+    ``types`` is each interface's ``type``."""
+    ranks = []
+    for name, stanza in ifaces.items():
+        levels = _levels(name)
+        kind = types.get(levels[0])
+        weight = _TYPE_WEIGHTS.get(kind) if kind.__class__ is str else None  # most: asked first
+        weight = _weight(kind, len(levels) - 1) if weight is None else weight + len(levels) - 1
+        if weight is None:
+            return _order_compared(ifaces, types)
+        priority = stanza.get("priority")
+        ranks.append((weight + (NEW_PRIORITY if priority is None else priority), name))
+    ranks.sort()
+    return [name for _, name in ranks]
+
+
+def _order_compared(ifaces: dict[str, Stanza], types: dict[str, Any]) -> list[str]:
+    """``_file_order`` where an interface has an unknown type: compared with any other by
+    position alone, which is not a total order (the names are sorted first, as Perl's
+    sort of the writer gets them)."""
+    weights, positions = {}, {}
+    for name, stanza in ifaces.items():
         root, *children = _levels(name)
-        kind = ifaces.get(root, {}).get("type")
-        if not truthy(kind) or kind == "unknown":
-            return None
-        return _TYPE_WEIGHTS.get(str(kind), 0) + len(children)
-
-    def position(name: str) -> int:
-        priority = ifaces[name].get("priority")
-        return NEW_PRIORITY if priority is None else priority
-
-    weights = {name: weight(name) for name in ifaces}  # once each, not once per comparison
-    positions = {name: position(name) for name in ifaces}
+        weights[name] = _weight(types.get(root), len(children))
+        priority = stanza.get("priority")
+        positions[name] = NEW_PRIORITY if priority is None else priority
 
     def compare(a: str, b: str) -> int:
         weight_a, weight_b = weights[a], weights[b]
@@ -165,10 +198,7 @@ def _file_order(ifaces: dict[str, Stanza]) -> Callable[[str], Any]:
             return -1 if rank_a < rank_b else 1
         return (a > b) - (a < b)
 
-    known = {name: weight for name, weight in weights.items() if weight is not None}
-    if len(known) < len(weights):
-        return functools.cmp_to_key(compare)  # an unknown type: compared by position alone
-    return lambda name: (known[name] + positions[name], name)  # the same order, quicker
+    return sorted(sorted(ifaces), key=functools.cmp_to_key(compare))
 
 
 def _interface_text(name: str, stanza: Stanza) -> str:
@@ -214,17 +244,70 @@ def _kept_lines_before(kept: list[tuple[int, str]], position: int) -> str:
     return "".join(line + "\n" for line in taken) + "\n" if taken else ""
 
 
+def _prepared(name: str, stanza: Stanza, started: bool) -> Stanza:
+    """The writer's own copy of one interface, with the changes it makes before printing:
+    the address from ``cidr``, ``auto`` where a bond starts it (``started``), VLAN keys
+    its name says left out."""
+    stanza = dict(stanza)
+    _address_from_cidr(stanza)
+    if started:
+        stanza["autostart"] = 1
+    _vlan_keys_from_name(name, stanza)
+    return stanza
+
+
+def _remembered_text(name: str, stanza: Stanza, started: bool) -> str:
+    """The interface as the writer prints it, kept by name with the stanza printed, which
+    is never changed once read (a change makes a new one, see ``api.editable``) and the
+    one other thing its text depends on in a config without OVS members: whether a bond
+    starts it. A file written anew for a change to one interface of a thousand looks up
+    the others' texts: the same stanzas, or the same values moved to another place."""
+    entry = _BY_NAME.get(name)
+    first = origin(stanza)
+    if (
+        entry is not None
+        and entry[2] == started
+        and (entry[1] is first or same_values(stanza, entry[0], _UNPRINTED))
+    ):
+        _BY_NAME[name] = (stanza, first, started, entry[3])
+        return entry[3]
+    printed = _interface_text(name, _prepared(name, stanza, started))
+    if len(_BY_NAME) >= _PRINTED_MOST:
+        _BY_NAME.clear()
+    _BY_NAME[name] = (stanza, first, started, printed)
+    return printed
+
+
 def render_interfaces(config: NetworkConfig) -> str:
-    """The whole file as Proxmox's writer prints ``config`` (which is left unchanged)."""
-    ifaces = {name: dict(stanza) for name, stanza in config.ifaces.items()}
-    _addresses_from_cidr(ifaces)
-    _ovs_members(ifaces)
-    _slaves_started(ifaces)
-    _vlan_keys_from_name(ifaces)
+    """The whole file as Proxmox's writer prints ``config`` (which is left unchanged).
+
+    Its stanzas are taken as they are for good: one changed in place after it was
+    printed would be printed as it was (``_remembered_text``); change a copy.
+    """
+    ifaces = config.ifaces
+    types = {name: stanza.get("type") for name, stanza in ifaces.items()}
+    remembered = not any(kind in _OVS_TYPES for kind in types.values())
+    if not remembered:  # the writer changes OVS members according to their bridges
+        ifaces = {name: dict(stanza) for name, stanza in ifaces.items()}
+        for stanza in ifaces.values():
+            _address_from_cidr(stanza)
+        _ovs_members(ifaces)
+        types = {name: stanza.get("type") for name, stanza in ifaces.items()}
+    started = _slaves(ifaces, types)
     kept = list(config.options)
     parts = [HEADER]
-    for name in sorted(sorted(ifaces), key=_file_order(ifaces)):
-        parts.append(_kept_lines_before(kept, ifaces[name].get("priority") or 0))
-        parts.append(_interface_text(name, ifaces[name]))
+    texts = _BY_NAME
+    for name in _file_order(ifaces, types):
+        stanza = ifaces[name]
+        if kept and kept[0][0] < (stanza.get("priority") or 0):
+            parts.append(_kept_lines_before(kept, stanza.get("priority") or 0))
+        started_here = name in started
+        entry = texts.get(name) if remembered else None
+        if entry is not None and entry[0] is stanza and entry[2] == started_here:
+            parts.append(entry[3])  # most: printed before (asked here, for speed)
+        elif remembered:
+            parts.append(_remembered_text(name, stanza, started_here))
+        else:
+            parts.append(_interface_text(name, _prepared(name, stanza, started_here)))
     parts.extend(line + "\n" for _, line in kept)
     return "".join(parts)
