@@ -21,6 +21,8 @@ from pulumi.runtime import rpc
 from provider.api.settings import Settings, settings_from
 from provider.errors import ConnectionSettingsError
 from provider.host.settings import SshSettings, ssh_settings_from
+from provider.names import NODE_RE
+from provider.text import shown
 
 
 def is_unknown(value: Any) -> bool:
@@ -58,6 +60,15 @@ def unexpected_inputs(
         )
         for key in sorted(set(news) - known)
     ]
+
+
+def node_input_failures(news: Mapping[str, Any]) -> list[CheckFailure]:
+    """A failure when ``news``' ``node`` (known at preview) is not a Proxmox node name."""
+    node = news.get("node")
+    if is_unknown(node) or (isinstance(node, str) and NODE_RE.fullmatch(node)):
+        return []
+    shown_node = shown(node) if isinstance(node, str) else repr(node)
+    return [CheckFailure("node", f"{shown_node} is not a Proxmox node name (letters, digits, '-')")]
 
 
 class ConfiguredProvider(ResourceProvider):

@@ -37,7 +37,13 @@ from pulumi.dynamic import (
 from provider import handover
 from provider.addresses import IpNetwork
 from provider.api.session import Call
-from provider.engine import ConfiguredProvider, coerce_numbers, is_unknown, unexpected_inputs
+from provider.engine import (
+    ConfiguredProvider,
+    coerce_numbers,
+    is_unknown,
+    node_input_failures,
+    unexpected_inputs,
+)
 from provider.errors import ApiCallFailed, ConnectionSettingsError, NodeError
 from provider.host.confirm import Reach
 from provider.host.model import (
@@ -55,7 +61,6 @@ from provider.host.transaction import HostTransaction
 from provider.names import NODE_RE
 from provider.node.client import Client
 from provider.problems import Problem
-from provider.text import shown
 
 INPUT_KEYS = ("node", "rules", "networks")
 OUTPUT_KEYS = ("rendered", "drift")
@@ -94,15 +99,8 @@ class HostRulesProvider(ConfiguredProvider):
         """Validate and normalise the rules, add ``rendered``; no SSH."""
         news = coerce_numbers(dict(news))
         failures = unexpected_inputs(news, "HostRules", INPUT_KEYS, OUTPUT_KEYS)
+        failures += node_input_failures(news)
         node = news.get("node")
-        if not is_unknown(node) and (not isinstance(node, str) or not NODE_RE.fullmatch(node)):
-            failures.append(
-                CheckFailure(
-                    "node",
-                    f"{shown(node) if isinstance(node, str) else repr(node)} is not a Proxmox "
-                    "node name (letters, digits, '-')",
-                )
-            )
         raw = news.get("rules")
         if is_unknown(raw):
             return CheckResult(news, failures)

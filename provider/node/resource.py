@@ -29,7 +29,7 @@ from pulumi.dynamic import (
 )
 
 from provider import handover
-from provider.engine import ConfiguredProvider, unexpected_inputs
+from provider.engine import ConfiguredProvider, node_input_failures, unexpected_inputs
 from provider.engine import coerce_numbers as _coerce_numbers
 from provider.engine import is_unknown as _is_unknown
 from provider.errors import ApiCallFailed, NodeError
@@ -49,7 +49,6 @@ from provider.node.transaction import (
 )
 from provider.node.verify import verify
 from provider.node.wire import spec_from_api, stanza_of
-from provider.text import shown
 
 FLAGS = ("adopt", "allow_management_change", "allow_dhcp_to_static")
 INPUT_KEYS = ("node", "interfaces", *FLAGS)
@@ -89,15 +88,8 @@ class NodeInterfacesProvider(ConfiguredProvider):
         """Validate and normalise the inputs; add ``rendered``; run the checks on the node."""
         news = _coerce_numbers(dict(news))
         failures = unexpected_inputs(news, "NodeInterfaces", INPUT_KEYS, OUTPUT_KEYS)
+        failures += node_input_failures(news)
         node = news.get("node")
-        if not _is_unknown(node) and (not isinstance(node, str) or not NODE_RE.fullmatch(node)):
-            failures.append(
-                CheckFailure(
-                    "node",
-                    f"{shown(node) if isinstance(node, str) else repr(node)} is not a Proxmox "
-                    "node name (letters, digits, '-')",
-                )
-            )
         for flag in FLAGS:
             value = news.setdefault(flag, False)
             if _is_unknown(value) or isinstance(value, bool):
