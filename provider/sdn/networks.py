@@ -145,14 +145,7 @@ class SdnNetworksProvider(SdnProviderBase):
     def delete(self, id_: str, props: dict[str, Any]) -> None:
         """Remove every network (subnets, vnet, zone each) with one apply; one another resource
         took over in this deployment is left to it."""
-        units = self._left_to_others(id_, map(unit_of, props.get("networks") or []))
-        if units:
-
-            def prepare(current: Objects, _cluster: list[str]) -> States:
-                return {unit: deleted(unit, current[unit]) for unit in current}
-
-            SdnTransaction(self._client(), units).converge(prepare)
-        self._release(id_)
+        self._delete(id_, map(unit_of, props.get("networks") or []))
 
     def read(self, id_: str, props: dict[str, Any]) -> ReadResult:
         """The running networks of the list; one that no longer runs drops out of it."""

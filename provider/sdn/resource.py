@@ -79,6 +79,18 @@ class SdnProviderBase(ConfiguredProvider):
     def _place(self) -> handover.Place:
         return (self.settings.endpoint, "sdn")
 
+    def _delete(self, owner: str, units: Iterable[Unit]) -> None:
+        """Remove the networks ``units`` (subnets, vnet, zone each) with one apply, less those
+        another resource took over in this deployment; then ``owner`` holds nothing."""
+        left = self._left_to_others(owner, units)
+        if left:
+
+            def prepare(current: Objects, _cluster: list[str]) -> States:
+                return {unit: deleted(unit, current[unit]) for unit in current}
+
+            SdnTransaction(self._client(), left).converge(prepare)
+        self._release(owner)
+
     def check_network(
         self, news: dict[str, Any], resource: str = "SdnNetwork"
     ) -> tuple[dict[str, Any], list[CheckFailure]]:
@@ -198,14 +210,7 @@ class SdnNetworkProvider(SdnProviderBase):
     def delete(self, id_: str, props: dict[str, Any]) -> None:
         """Remove the subnets, the vnet and the zone (in that order) with one apply; a network
         another resource took over in this deployment is left to it."""
-        units = self._left_to_others(id_, [(str(props["zone"]), str(props["vnet"]))])
-        if units:
-
-            def prepare(current: Objects, _cluster: list[str]) -> States:
-                return {unit: deleted(unit, current[unit]) for unit in current}
-
-            SdnTransaction(self._client(), units).converge(prepare)
-        self._release(id_)
+        self._delete(id_, [(str(props["zone"]), str(props["vnet"]))])
 
     def read(self, id_: str, props: dict[str, Any]) -> ReadResult:
         """The running zone, vnet and subnets; gone when neither the zone nor the vnet runs."""
