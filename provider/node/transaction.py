@@ -32,7 +32,7 @@ from typing import Any
 from provider.errors import ApiCallFailed, ForeignPendingChanges, NodeError, cannot_tell
 from provider.host.confirm import InterfacesGuard
 from provider.locks import node_change
-from provider.node.client import Client, NodeView
+from provider.node.client import Client, NodeView, describe
 from provider.node.model import BondSpec, Spec
 from provider.node.plan import Link, PlanError, Step, plan, violations
 from provider.node.verify import verify
@@ -329,7 +329,7 @@ class Transaction:
             for step in plan(staged.links, staged.specs, previous):
                 self._write(step)
         except (ApiCallFailed, PlanError) as error:
-            detail = error.describe() if isinstance(error, ApiCallFailed) else str(error)
+            detail = describe(error)
             return (
                 f"could not take its own staged changes back ({detail}): the staged file "
                 f"holds part of pvenet's change to {_listed(touched)}"
@@ -361,16 +361,11 @@ class Transaction:
             try:
                 result = self.client.wait(upid)
             except (ApiCallFailed, NodeError) as error:
-                detail = error.describe() if isinstance(error, ApiCallFailed) else str(error)
+                detail = describe(error)
                 raise self._cannot_tell(
                     f"the reload task {upid} cannot be followed ({detail})"
                 ) from None
-            if result.ok:
-                return None
-            lines = [line for line in result.log if line and not line.startswith("TASK ")]
-            return f"the apply task failed: {result.exitstatus}" + (
-                f" ({'; '.join(lines)})" if lines else ""
-            )
+            return result.failure("the apply task")
         return None
 
     # -- rollback ----------------------------------------------------------------------------
@@ -387,7 +382,7 @@ class Transaction:
             failure = self._apply(before) if steps else None
             after = snapshot(self.client.view())
         except (ApiCallFailed, PlanError) as error:
-            detail = error.describe() if isinstance(error, ApiCallFailed) else str(error)
+            detail = describe(error)
             return self._rollback_failed(reason, detail)
         except NodeError as error:
             return NodeError(
