@@ -29,7 +29,13 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from provider.errors import ApiCallFailed, ForeignPendingChanges, NodeError, cannot_tell
+from provider.errors import (
+    ApiCallFailed,
+    ForeignPendingChanges,
+    NodeError,
+    cannot_tell,
+    unprefixed,
+)
 from provider.host.confirm import InterfacesGuard
 from provider.locks import node_change
 from provider.node.client import Client, NodeView, describe
@@ -188,7 +194,7 @@ class Transaction:
         try:
             self.guard.arm()
         except NodeError as error:
-            raise self._discard(before, str(error).removeprefix(self.node + ": "), False) from None
+            raise self._discard(before, unprefixed(str(error), self.node), False) from None
 
     def _confirm(self) -> None:
         """Reach the node again and disarm the timer (NodeError after it put the network back)."""
@@ -203,7 +209,7 @@ class Transaction:
         try:
             self.guard.confirm()
         except NodeError as reverted:
-            return NodeError(f"{error} Then: {str(reverted).removeprefix(self.node + ': ')}")
+            return NodeError(f"{error} Then: {unprefixed(str(reverted), self.node)}")
         return error
 
     # -- reads -------------------------------------------------------------------------------
@@ -280,7 +286,7 @@ class Transaction:
         try:
             now = self._discard_staged(unanswered)
         except NodeError as error:
-            return NodeError(f"{self.node}: {what}; {str(error).removeprefix(self.node + ': ')}")
+            return NodeError(f"{self.node}: {what}; {unprefixed(str(error), self.node)}")
         except ApiCallFailed as error:
             return NodeError(
                 f"{self.node}: {what}; discarding the staged changes failed too "
