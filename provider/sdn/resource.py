@@ -221,11 +221,7 @@ class SdnNetworkProvider(SdnProviderBase):
             if running.zone is None and running.vnet is None:
                 return ReadResult("", {})
             active = [node for node in client.nodes() if vnet in client.vnets_listed(node)]
-            inputs = inputs_from_state(zone, vnet, running)
-            spec = live_spec(inputs)
-            uplinks = None
-            if any(subnet.snat for subnet in spec.subnets):
-                uplinks = {node: client.uplinks(node) for node in active}
+            inputs, rendered = live_view(client, zone, vnet, running, active)
         except ApiCallFailed as error:
             raise NodeError(
                 f"zone {zone} / vnet {vnet}: reading the running SDN config failed: "
@@ -234,7 +230,7 @@ class SdnNetworkProvider(SdnProviderBase):
         outs = {
             **{k: v for k, v in props.items() if k not in FIELDS},
             **inputs,
-            "rendered": render_nodes(spec, uplinks),
+            "rendered": rendered,
             "active_nodes": active,
         }
         return ReadResult(id_, outs, inputs)
@@ -344,6 +340,19 @@ def inputs_from_state(zone: str, vnet: str, state: SdnState) -> dict[str, Any]:
         "mtu": state.zone.mtu if state.zone is not None else None,
         "alias": state.vnet.alias if state.vnet is not None else None,
     }
+
+
+def live_view(
+    client: SdnClient, zone: str, vnet: str, running: SdnState, active: Iterable[str]
+) -> tuple[dict[str, Any], str]:
+    """What refresh records of a running network: the inputs that describe it, and its
+    stanza (SNAT rules with the uplink of each node in ``active``, read from the node)."""
+    inputs = inputs_from_state(zone, vnet, running)
+    spec = live_spec(inputs)
+    uplinks = None
+    if any(subnet.snat for subnet in spec.subnets):
+        uplinks = {node: client.uplinks(node) for node in active}
+    return inputs, render_nodes(spec, uplinks)
 
 
 def live_spec(inputs: Mapping[str, Any]) -> SdnSpec:
