@@ -29,6 +29,12 @@ def cannot_tell(subject: str, what: str, where: str) -> NodeError:
     )
 
 
+def unprefixed(message: str, node: str) -> str:
+    """``message`` without its leading ``<node>: ``, to quote inside a sentence that names
+    the node already (every node's error message starts with the node)."""
+    return message.removeprefix(node + ": ")
+
+
 class ForeignPendingChanges(NodeError):
     """The node has staged network changes that pvenet did not make."""
 

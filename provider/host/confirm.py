@@ -18,7 +18,7 @@ from collections.abc import Callable, Mapping
 
 from provider.api.session import ApiSession, Call
 from provider.api.settings import Settings
-from provider.errors import ApiCallFailed, HostCallFailed, NodeError
+from provider.errors import ApiCallFailed, HostCallFailed, NodeError, unprefixed
 from provider.host.render import (
     BACKUP_DIR,
     FILE_MODE,
@@ -132,7 +132,7 @@ def confirm(
             connect,
             expected,
             f"{what} was made, but pvenet could not reach the node again to confirm it "
-            f"({detail.removeprefix(node + ': ')})",
+            f"({unprefixed(detail, node)})",
         ) from None
 
 
@@ -168,7 +168,7 @@ def wait_for_revert(
         return NodeError(
             f"{node}: {reason}. The node was to put back what it ran {seconds:g} s after "
             f"the change (timer {unit}); {waited:g} s later pvenet cannot reach it "
-            f"({error.message.removeprefix(node + ': ')}), so it cannot tell what the node "
+            f"({unprefixed(error.message, node)}), so it cannot tell what the node "
             "runs. Check the node's console, then run `pulumi up` again"
         )
     if armed:
@@ -219,7 +219,7 @@ class InterfacesGuard:
         except HostCallFailed as error:
             raise NodeError(
                 f"{self.node}: arming the confirm-or-revert timer over SSH failed "
-                f"({error.message.removeprefix(self.node + ': ')}); nothing was applied"
+                f"({unprefixed(error.message, self.node)}); nothing was applied"
             ) from None
         self.unit, self.before = unit, before
 

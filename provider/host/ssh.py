@@ -268,7 +268,6 @@ def connect(
     host, port = settings.target(node, default_host)
     where = known_name(host, port)
     client = paramiko.SSHClient()
-    name = known_name(host, port)
     known = settings.known_hosts or os.path.expanduser("~/.ssh/known_hosts")
     try:
         if os.path.isfile(known):
@@ -280,7 +279,7 @@ def connect(
             "or point pvenet:ssh.knownHosts at another",
             answered=False,
         ) from None
-    for hostname, keys in _pinned_keys(settings, name).items():
+    for hostname, keys in _pinned_keys(settings, where).items():
         for key_type, key in keys.items():
             client.get_host_keys().add(hostname, key_type, key)
     client.set_missing_host_key_policy(_Refuse(node))

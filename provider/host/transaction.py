@@ -27,7 +27,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import TypeVar
 
-from provider.errors import HostCallFailed, NodeError
+from provider.errors import HostCallFailed, NodeError, unprefixed
 from provider.host.confirm import arm, cat, confirm, unit_id, wait_for_revert
 from provider.host.model import EMPTY, HostRulesSpec
 from provider.host.plan import (
@@ -151,7 +151,9 @@ class HostTransaction:
                 after = read_state(conn, spec)
             except HostCallFailed as error:
                 raise self._reverted(
-                    unit, f"installing the rules failed ({_detail(self.node, error)})", before
+                    unit,
+                    f"installing the rules failed ({unprefixed(error.message, self.node)})",
+                    before,
                 ) from None
             mismatches = verify(spec, after)
             if mismatches:
@@ -170,7 +172,7 @@ class HostTransaction:
             return step()
         except HostCallFailed as error:
             raise NodeError(
-                f"{self.node}: {what} failed ({error.message.removeprefix(self.node + ': ')}); "
+                f"{self.node}: {what} failed ({unprefixed(error.message, self.node)}); "
                 "no rule was installed, the node runs what it ran before"
             ) from None
 
@@ -236,7 +238,3 @@ def _expected(before: NodeState) -> dict[str, str | None]:
     """The files the revert script puts back, as the node held them when last confirmed."""
     confirmed = before.confirmed()
     return {path: confirmed.get(path) for path in MANAGED_FILES}
-
-
-def _detail(node: str, error: HostCallFailed) -> str:
-    return error.message.removeprefix(node + ": ")

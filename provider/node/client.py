@@ -43,6 +43,14 @@ class TaskResult:
         """Whether the task ended with OK."""
         return self.exitstatus == "OK"
 
+    def failure(self, task: str) -> str | None:
+        """None when the task ended OK; else that ``task`` failed, with its exit status and
+        the log lines that say why (Proxmox's ``TASK ...`` status lines left out)."""
+        if self.ok:
+            return None
+        lines = [line for line in self.log if line and not line.startswith("TASK ")]
+        return f"{task} failed: {self.exitstatus}" + (f" ({'; '.join(lines)})" if lines else "")
+
 
 def describe(error: Exception) -> str:
     """A one-line account of a failed API call, with Proxmox's per-parameter errors."""

@@ -29,10 +29,16 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from provider.errors import ApiCallFailed, ForeignPendingChanges, NodeError, cannot_tell
+from provider.errors import (
+    ApiCallFailed,
+    ForeignPendingChanges,
+    NodeError,
+    cannot_tell,
+    unprefixed,
+)
 from provider.host.confirm import InterfacesGuard
 from provider.locks import node_change
-from provider.node.client import Client, NodeView
+from provider.node.client import Client, NodeView, describe
 from provider.node.model import BondSpec, Spec
 from provider.node.plan import Link, PlanError, Step, plan, violations
 from provider.node.verify import verify
@@ -188,7 +194,7 @@ class Transaction:
         try:
             self.guard.arm()
         except NodeError as error:
-            raise self._discard(before, str(error).removeprefix(self.node + ": "), False) from None
+            raise self._discard(before, unprefixed(str(error), self.node), False) from None
 
     def _confirm(self) -> None:
         """Reach the node again and disarm the timer (NodeError after it put the network back)."""
@@ -203,7 +209,7 @@ class Transaction:
         try:
             self.guard.confirm()
         except NodeError as reverted:
-            return NodeError(f"{error} Then: {str(reverted).removeprefix(self.node + ': ')}")
+            return NodeError(f"{error} Then: {unprefixed(str(reverted), self.node)}")
         return error
 
     # -- reads -------------------------------------------------------------------------------
@@ -280,7 +286,7 @@ class Transaction:
         try:
             now = self._discard_staged(unanswered)
         except NodeError as error:
-            return NodeError(f"{self.node}: {what}; {str(error).removeprefix(self.node + ': ')}")
+            return NodeError(f"{self.node}: {what}; {unprefixed(str(error), self.node)}")
         except ApiCallFailed as error:
             return NodeError(
                 f"{self.node}: {what}; discarding the staged changes failed too "
@@ -329,7 +335,7 @@ class Transaction:
             for step in plan(staged.links, staged.specs, previous):
                 self._write(step)
         except (ApiCallFailed, PlanError) as error:
-            detail = error.describe() if isinstance(error, ApiCallFailed) else str(error)
+            detail = describe(error)
             return (
                 f"could not take its own staged changes back ({detail}): the staged file "
                 f"holds part of pvenet's change to {_listed(touched)}"
@@ -361,16 +367,11 @@ class Transaction:
             try:
                 result = self.client.wait(upid)
             except (ApiCallFailed, NodeError) as error:
-                detail = error.describe() if isinstance(error, ApiCallFailed) else str(error)
+                detail = describe(error)
                 raise self._cannot_tell(
                     f"the reload task {upid} cannot be followed ({detail})"
                 ) from None
-            if result.ok:
-                return None
-            lines = [line for line in result.log if line and not line.startswith("TASK ")]
-            return f"the apply task failed: {result.exitstatus}" + (
-                f" ({'; '.join(lines)})" if lines else ""
-            )
+            return result.failure("the apply task")
         return None
 
     # -- rollback ----------------------------------------------------------------------------
@@ -387,7 +388,7 @@ class Transaction:
             failure = self._apply(before) if steps else None
             after = snapshot(self.client.view())
         except (ApiCallFailed, PlanError) as error:
-            detail = error.describe() if isinstance(error, ApiCallFailed) else str(error)
+            detail = describe(error)
             return self._rollback_failed(reason, detail)
         except NodeError as error:
             return NodeError(

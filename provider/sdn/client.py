@@ -26,7 +26,7 @@ from typing import Any, TypeVar
 from provider.api.session import ApiSession, Call
 from provider.api.settings import Settings
 from provider.errors import ApiCallFailed, NodeError
-from provider.node.client import Client, NodeView, TaskResult, describe
+from provider.node.client import Client, NodeView, TaskResult, describe, upid_node
 from provider.sdn.plan import SdnState, SdnStep, SubnetState
 from provider.sdn.render import Uplink, Uplinks
 from provider.sdn.wire import (
@@ -115,8 +115,8 @@ class SdnClient:
 
     def wait(self, upid: str) -> TaskResult:
         """Wait for a task (on the node its UPID names) to stop."""
-        node = upid.split(":")[1] if upid.count(":") > 1 else ""
-        if not node:
+        node = upid_node(upid)
+        if node is None:
             raise NodeError(f"the SDN apply returned '{upid}', which is not a task id (UPID)")
         return Client(self.settings, node, self.session).wait(upid)
 

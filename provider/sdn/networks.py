@@ -32,13 +32,11 @@ from provider.engine import coerce_numbers, is_unknown, unexpected_inputs
 from provider.errors import ApiCallFailed, NodeError
 from provider.sdn.client import describe_sdn
 from provider.sdn.model import SdnSpec
-from provider.sdn.render import render_nodes
 from provider.sdn.resource import (
     SdnProviderBase,
     created,
     deleted,
-    inputs_from_state,
-    live_spec,
+    live_view,
     spec_of,
     updated,
 )
@@ -145,14 +143,7 @@ class SdnNetworksProvider(SdnProviderBase):
     def delete(self, id_: str, props: dict[str, Any]) -> None:
         """Remove every network (subnets, vnet, zone each) with one apply; one another resource
         took over in this deployment is left to it."""
-        units = self._left_to_others(id_, map(unit_of, props.get("networks") or []))
-        if units:
-
-            def prepare(current: Objects, _cluster: list[str]) -> States:
-                return {unit: deleted(unit, current[unit]) for unit in current}
-
-            SdnTransaction(self._client(), units).converge(prepare)
-        self._release(id_)
+        self._delete(id_, map(unit_of, props.get("networks") or []))
 
     def read(self, id_: str, props: dict[str, Any]) -> ReadResult:
         """The running networks of the list; one that no longer runs drops out of it."""
@@ -167,14 +158,10 @@ class SdnNetworksProvider(SdnProviderBase):
                 running = client.objects(zone, vnet, running=True).state
                 if running.zone is None and running.vnet is None:
                     continue
-                inputs = inputs_from_state(zone, vnet, running)
-                spec = live_spec(inputs)
                 active[vnet] = [node for node in nodes if vnet in listed[node]]
-                uplinks = None
-                if any(subnet.snat for subnet in spec.subnets):
-                    uplinks = {node: client.uplinks(node) for node in active[vnet]}
+                inputs, stanza = live_view(client, zone, vnet, running, active[vnet])
                 networks.append(inputs)
-                rendered.append(render_nodes(spec, uplinks))
+                rendered.append(stanza)
         except ApiCallFailed as error:
             raise NodeError(
                 f"SDN networks: reading the running SDN config failed: {describe_sdn(error)}"

@@ -79,6 +79,18 @@ class SdnProviderBase(ConfiguredProvider):
     def _place(self) -> handover.Place:
         return (self.settings.endpoint, "sdn")
 
+    def _delete(self, owner: str, units: Iterable[Unit]) -> None:
+        """Remove the networks ``units`` (subnets, vnet, zone each) with one apply, less those
+        another resource took over in this deployment; then ``owner`` holds nothing."""
+        left = self._left_to_others(owner, units)
+        if left:
+
+            def prepare(current: Objects, _cluster: list[str]) -> States:
+                return {unit: deleted(unit, current[unit]) for unit in current}
+
+            SdnTransaction(self._client(), left).converge(prepare)
+        self._release(owner)
+
     def check_network(
         self, news: dict[str, Any], resource: str = "SdnNetwork"
     ) -> tuple[dict[str, Any], list[CheckFailure]]:
@@ -198,14 +210,7 @@ class SdnNetworkProvider(SdnProviderBase):
     def delete(self, id_: str, props: dict[str, Any]) -> None:
         """Remove the subnets, the vnet and the zone (in that order) with one apply; a network
         another resource took over in this deployment is left to it."""
-        units = self._left_to_others(id_, [(str(props["zone"]), str(props["vnet"]))])
-        if units:
-
-            def prepare(current: Objects, _cluster: list[str]) -> States:
-                return {unit: deleted(unit, current[unit]) for unit in current}
-
-            SdnTransaction(self._client(), units).converge(prepare)
-        self._release(id_)
+        self._delete(id_, [(str(props["zone"]), str(props["vnet"]))])
 
     def read(self, id_: str, props: dict[str, Any]) -> ReadResult:
         """The running zone, vnet and subnets; gone when neither the zone nor the vnet runs."""
@@ -216,11 +221,7 @@ class SdnNetworkProvider(SdnProviderBase):
             if running.zone is None and running.vnet is None:
                 return ReadResult("", {})
             active = [node for node in client.nodes() if vnet in client.vnets_listed(node)]
-            inputs = inputs_from_state(zone, vnet, running)
-            spec = live_spec(inputs)
-            uplinks = None
-            if any(subnet.snat for subnet in spec.subnets):
-                uplinks = {node: client.uplinks(node) for node in active}
+            inputs, rendered = live_view(client, zone, vnet, running, active)
         except ApiCallFailed as error:
             raise NodeError(
                 f"zone {zone} / vnet {vnet}: reading the running SDN config failed: "
@@ -229,7 +230,7 @@ class SdnNetworkProvider(SdnProviderBase):
         outs = {
             **{k: v for k, v in props.items() if k not in FIELDS},
             **inputs,
-            "rendered": render_nodes(spec, uplinks),
+            "rendered": rendered,
             "active_nodes": active,
         }
         return ReadResult(id_, outs, inputs)
@@ -339,6 +340,19 @@ def inputs_from_state(zone: str, vnet: str, state: SdnState) -> dict[str, Any]:
         "mtu": state.zone.mtu if state.zone is not None else None,
         "alias": state.vnet.alias if state.vnet is not None else None,
     }
+
+
+def live_view(
+    client: SdnClient, zone: str, vnet: str, running: SdnState, active: Iterable[str]
+) -> tuple[dict[str, Any], str]:
+    """What refresh records of a running network: the inputs that describe it, and its
+    stanza (SNAT rules with the uplink of each node in ``active``, read from the node)."""
+    inputs = inputs_from_state(zone, vnet, running)
+    spec = live_spec(inputs)
+    uplinks = None
+    if any(subnet.snat for subnet in spec.subnets):
+        uplinks = {node: client.uplinks(node) for node in active}
+    return inputs, render_nodes(spec, uplinks)
 
 
 def live_spec(inputs: Mapping[str, Any]) -> SdnSpec:

@@ -308,12 +308,7 @@ class SdnTransaction:
                 raise self._cannot_tell(
                     f"the SDN apply task {upid} cannot be followed ({detail})"
                 ) from None
-            if result.ok:
-                return None
-            lines = [line for line in result.log if line and not line.startswith("TASK ")]
-            return f"the SDN apply task failed: {result.exitstatus}" + (
-                f" ({'; '.join(lines)})" if lines else ""
-            )
+            return result.failure("the SDN apply task")
         return None
 
     def _roll_back_pending(
