@@ -215,24 +215,32 @@ class SimulatorServer:
 
         fault = self.cluster.faults.take(Request(method, path, params))
         if fault is not None and fault.kind == "drop":
-            if http.transport is not None:
-                http.transport.abort()
-            self._record(method, path, params, 0, started)
-            return web.Response(status=500)  # never sent: the connection is gone
+            return self._unanswered(http, method, path, params, started)
         if fault is not None and fault.kind == "delay":
             await asyncio.sleep(fault.seconds)
             fault = None
 
         response = self._answer(http, method, path, params, body, fault)
         if fault is not None and fault.kind == "lost":
-            if http.transport is not None:
-                http.transport.abort()
-            self._record(method, path, params, 0, started)
-            return web.Response(status=500)  # never sent: the answer is lost
+            return self._unanswered(http, method, path, params, started)
         if response.status == 401 and self.auth_failure_delay > 0:
             await asyncio.sleep(max(0.0, self.auth_failure_delay - (time.monotonic() - started)))
         self._record(method, path, params, response.status, started)
         return response
+
+    def _unanswered(
+        self,
+        http: web.Request,
+        method: str,
+        path: str,
+        params: dict[str, FormValue],
+        started: float,
+    ) -> web.Response:
+        """Cut the connection without an answer (a ``drop`` or ``lost`` fault) and log it."""
+        if http.transport is not None:
+            http.transport.abort()
+        self._record(method, path, params, 0, started)
+        return web.Response(status=500)  # never sent: the connection is gone
 
     def _params(self, http: web.Request, method: str, body: bytes) -> dict[str, FormValue]:
         """The request's parameters as pveproxy's ``extract_params`` gathers them."""

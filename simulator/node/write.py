@@ -289,9 +289,7 @@ def render_interfaces(config: NetworkConfig) -> str:
     remembered = not any(kind in _OVS_TYPES for kind in types.values())
     if not remembered:  # the writer changes OVS members according to their bridges
         ifaces = {name: dict(stanza) for name, stanza in ifaces.items()}
-        for stanza in ifaces.values():
-            _address_from_cidr(stanza)
-        _ovs_members(ifaces)
+        _ovs_members(ifaces)  # ``_prepared`` turns ``cidr`` into the address, as for the others
         types = {name: stanza.get("type") for name, stanza in ifaces.items()}
     started = _slaves(ifaces, types)
     kept = list(config.options)

@@ -41,11 +41,14 @@ def _apply(ctx: Context, text: str, quiet: bool) -> Result:
     return result
 
 
+def _no_such_key(key: str) -> Result:
+    """procps' failure for a key the kernel does not have."""
+    return fail(SYSCTL_FAILED, f"sysctl: cannot stat {_proc_path(key)}: No such file or directory")
+
+
 def _write(ctx: Context, key: str, value: str, quiet: bool) -> Result:
     if ctx.host.sysctl(key) is None:
-        return fail(
-            SYSCTL_FAILED, f"sysctl: cannot stat {_proc_path(key)}: No such file or directory"
-        )
+        return _no_such_key(key)
     if value not in ("0", "1") and not value.lstrip("-").isdigit():
         return fail(SYSCTL_FAILED, f'sysctl: setting key "{key}": Invalid argument')
     ctx.host.state.sysctls[key] = value
@@ -91,12 +94,7 @@ def sysctl(ctx: Context, argv: list[str]) -> Result:
             continue
         current = ctx.host.sysctl(key)
         if current is None:
-            result = result.also(
-                fail(
-                    SYSCTL_FAILED,
-                    f"sysctl: cannot stat {_proc_path(key)}: No such file or directory",
-                )
-            )
+            result = result.also(_no_such_key(key))
         else:
             result = result.also(
                 Result(0, current + "\n" if "n" in flags else f"{key} = {current}\n")

@@ -121,16 +121,14 @@ def _run(command: Command, ruleset: Ruleset, text: str, source: str) -> None:
     if command.verb == "flush-ruleset":
         ruleset.clear()
         return
-    if command.verb == "delete":
+    if command.verb in ("delete", "flush"):
         if key not in ruleset:
             raise _processing(text, source, command.token, "No such file or directory")
-        del ruleset[key]
-        return
-    if command.verb == "flush":
-        if key not in ruleset:
-            raise _processing(text, source, command.token, "No such file or directory")
-        for chain in ruleset[key].chains.values():
-            chain.rules.clear()
+        if command.verb == "delete":
+            del ruleset[key]
+        else:
+            for chain in ruleset[key].chains.values():
+                chain.rules.clear()
         return
     table = ruleset.setdefault(key, Table(command.family, command.name))
     for spec in command.chains:

@@ -56,10 +56,7 @@ def nft_command(ctx: Context, argv: list[str]) -> Result:
             ruleset = nft.load(command + "\n", "command", ruleset)
         except nft.NftError as error:  # pragma: no cover - the table exists, it cannot fail
             return fail(1, str(error))
-        if not check:
-            ctx.host.ruleset = ruleset
-            ctx.host.save()
-        return Result()
+        return _commit(ctx, ruleset, check)
     return _located_command(command, args[0], "syntax error, unexpected string")
 
 
@@ -75,6 +72,11 @@ def _load(ctx: Context, path: str, check: bool) -> Result:
         ruleset = nft.load(text, path, ctx.host.ruleset)
     except nft.NftError as error:
         return fail(1, str(error).rstrip("\n"))
+    return _commit(ctx, ruleset, check)
+
+
+def _commit(ctx: Context, ruleset: nft.Ruleset, check: bool) -> Result:
+    """The transaction's end: the node loads ``ruleset`` (``-c``, ``check``: it only checked)."""
     if not check:
         ctx.host.ruleset = ruleset
         ctx.host.save()

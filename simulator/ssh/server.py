@@ -231,21 +231,30 @@ class SshFace:
         if kind == "delay" and fault is not None:
             await asyncio.sleep(fault.seconds)
         if kind == "drop":
-            self._record("SSH", path, params, NO_ANSWER, started)
-            process.close()
+            self._unanswered(process, path, params, started)
             return
         if kind == "error" and fault is not None:
             result = Result(1, "", fault.message + "\n")
         else:
             result = self.run(node, line, stdin)
         if kind == "lost":
-            self._record("SSH", path, params, NO_ANSWER, started)
-            process.close()
+            self._unanswered(process, path, params, started)
             return
         self._record("SSH", path, params, result.status, started)
         process.stdout.write(result.stdout.encode("utf-8", "surrogateescape"))
         process.stderr.write(result.stderr.encode("utf-8", "surrogateescape"))
         process.exit(result.status)
+
+    def _unanswered(
+        self,
+        process: asyncssh.SSHServerProcess[bytes],
+        path: str,
+        params: dict[str, str],
+        started: float,
+    ) -> None:
+        """Close the channel without an exit status (a ``drop`` or ``lost`` fault) and log it."""
+        self._record("SSH", path, params, NO_ANSWER, started)
+        process.close()
 
     def _record(
         self, method: str, path: str, params: dict[str, str], status: int, started: float

@@ -19,7 +19,6 @@ from dataclasses import dataclass
 from simulator.ssh.context import Context, Result, fail
 
 SYNTAX_ERROR = 2  # dash's status for a script it cannot parse
-OPERATORS = ("||", "&&", ";")
 _NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*|[0-9]")
 _ASSIGNMENT = re.compile(r"([A-Za-z_][A-Za-z0-9_]*)=(.*)", re.S)
 

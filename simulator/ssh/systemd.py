@@ -151,8 +151,7 @@ def _start_stop(ctx: Context, unit: str, start: bool) -> Result:
             return fail(SYSTEMCTL_NOT_LOADED, f"Failed to stop {unit}: Unit {unit} not loaded.")
         del state.timers[unit]
         ctx.timers.disarm(ctx.host.name, unit)
-        ctx.host.save()
-        return Result()
+        return Result()  # saved by ``systemctl`` with the other units' changes
     if unit_file(ctx, unit) is None:
         verb = "start" if start else "stop"
         return fail(SYSTEMCTL_NOT_LOADED, f"Failed to {verb} {unit}: Unit {unit} not loaded.")
