@@ -577,8 +577,3 @@ def _pair_undo_lines(proposal: Proposal) -> None:
             proposal.findings[index] = replace(finding, reason=reason)
         elif not finding.removes:
             first.setdefault(key, finding)
-
-
-def interfaces_of(networks: Iterable[Network]) -> list[str]:
-    """Every interface the networks manage."""
-    return sorted(name for network in networks for name in network.interfaces)
