@@ -114,6 +114,10 @@ class Network:
         """The entry's ``name``."""
         return str(self.entry["name"])
 
+    def arguments(self) -> dict[str, Any]:
+        """The entry's component arguments: every key but ``name``."""
+        return {key: value for key, value in self.entry.items() if key != "name"}
+
 
 @dataclass
 class Proposal:
