@@ -27,7 +27,7 @@ from dataclasses import dataclass, field, replace
 from typing import Any
 
 from components.adopt.hooks import Hook, HostRule, read_hook
-from components.adopt.lines import SourceLine
+from components.adopt.lines import TOP_WORDS, SourceLine
 from provider.host.model import parse_rules
 from provider.node.model import (
     DOTTED_VLAN_RE,
@@ -410,7 +410,7 @@ def _report_lines(
             _option_line(proposal, items, line)
         elif line.kind == "top":
             word = line.text.split()[0]
-            if word in ("source", "source-directory", "mapping"):
+            if word in TOP_WORDS:
                 proposal.findings.append(
                     Finding(
                         node,
