@@ -30,6 +30,7 @@ many guest networks looks like.
 from __future__ import annotations
 
 import argparse
+import itertools
 import statistics
 import tempfile
 import time
@@ -250,7 +251,9 @@ def main(argv: list[str] | None = None) -> None:
     width = 70
     print(f"{'what':<{width}} {'figure':>16}")
     print("-" * (width + 17))
-    for label, figure in [*core_rows(sizes), *simulator_rows(args.node_size, args.samples)]:
+    for label, figure in itertools.chain(
+        core_rows(sizes), simulator_rows(args.node_size, args.samples)
+    ):
         print(f"{label:<{width}} {figure:>16}", flush=True)
 
 

@@ -95,14 +95,14 @@ def diagram(networks: Networks, extra_rules: Mapping[str, HostRulesSpec] | None 
     specs, _guests = host_rules_by_node(entries, extra_rules or {})
     host_rules = {node: spec_to_dict(spec) for node, spec in specs.items()}
     nodes = sorted({str(n) for _m, _w, e in entries if (n := getattr(e, "node", None))})
-    nodes += sorted(set(host_rules or {}) - set(nodes))
+    nodes += sorted(set(host_rules) - set(nodes))
     edges: list[Edge] = []
     for node in nodes:
         chart.group(node_id("node", node), label(f"node {node}"))
         for mode, _where, entry in entries:
             if getattr(entry, "node", None) == node:
                 edges += _node_network(chart, node, mode, entry)
-        edges += _host_rule_nodes(chart, node, (host_rules or {}).get(node) or {})
+        edges += _host_rule_nodes(chart, node, host_rules.get(node, {}))
         chart.end()
     sdn = [(mode, entry) for mode, _w, entry in entries if mode in ("routed", "nat")]
     if sdn:

@@ -35,11 +35,13 @@ _HOLDERS: weakref.WeakKeyDictionary[Any, dict[str, str]] = weakref.WeakKeyDictio
 per ``set_mocks`` in tests): which node's host rules which component declares."""
 
 
-def claim(node: str, owner: str, kind: str, name: str) -> None:
-    """Record that ``owner`` declares ``node``'s host rules; InvalidArguments if one does."""
+def claim(node: str, kind: str, name: str) -> None:
+    """Record that component ``kind`` ``name`` declares ``node``'s host rules; InvalidArguments
+    if another one does."""
     monitor = get_monitor()
     if monitor is None:
         return
+    owner = f"{kind} '{name}'"
     holders = _HOLDERS.setdefault(monitor, {})
     holder = holders.setdefault(node, owner)
     if holder != owner:
@@ -73,7 +75,7 @@ class NodeHostRules(pulumi.ComponentResource):
         networks: Sequence[str] = (),
         opts: pulumi.ResourceOptions | None = None,
     ) -> None:
-        claim(node, f"NodeHostRules '{name}'", "NodeHostRules", name)
+        claim(node, "NodeHostRules", name)
         super().__init__("pvenet:index:NodeHostRules", name, None, opts)
         self.rules = HostRules(
             f"{name}-rules",
@@ -103,7 +105,7 @@ def declare(
     raise_if(kind, name, [ArgumentProblem(c.argument, c.message) for c in conflicts])
     declared = {}
     for node, spec in specs.items():
-        claim(node, f"{kind} '{name}'", kind, name)
+        claim(node, kind, name)
         declared[node] = HostRules(
             f"{name}-{node}-host",
             node=node,

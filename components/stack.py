@@ -124,7 +124,6 @@ def declare(
     every bad argument.
     """
     entries = list(networks.entries())
-    _validate_all(entries)
     host_rules, guest_networks = host_rules_by_node(entries, extra_rules or {})
     on_node: dict[str, list[Declared]] = {}
     sdn: list[Declared] = []
@@ -171,13 +170,16 @@ def host_rules_by_node(
     entries: list[Declared], extra_rules: Mapping[str, HostRulesSpec]
 ) -> tuple[dict[str, HostRulesSpec], dict[str, list[str]]]:
     """Every network's host rules and ``extra_rules`` merged per node, and the guest networks
-    each node gets; StackConfigError naming both owners of a conflict (one port of a node
-    forwarded twice, one address routed twice)."""
+    each node gets.
+
+    StackConfigError, before any host rule is looked at, naming the key path of every bad
+    argument and of every clash between networks (:func:`_validate_all`); then naming both
+    owners of a conflict (one port of a node forwarded twice, one address routed twice).
+    """
+    checked = _validate_all(entries)
     parts = [part_of(node, spec, f"{HOST_RULES_KEY}.{node}") for node, spec in extra_rules.items()]
-    for mode, where, entry in entries:
-        component = COMPONENTS[mode]
-        values = component.checked(entry.name, entry.arguments())
-        parts += component.host_parts(entry.name, values, f"{CONFIG_KEY}.{where}")
+    for (mode, where, entry), values in zip(entries, checked, strict=True):
+        parts += COMPONENTS[mode].host_parts(entry.name, values, f"{CONFIG_KEY}.{where}")
     specs, conflicts = merge(parts)
     if conflicts:
         raise StackConfigError(
@@ -197,12 +199,14 @@ def _members(entries: list[Declared]) -> list[tuple[Any, str, Mapping[str, Any]]
     return [(COMPONENTS[mode], entry.name, entry.arguments()) for mode, _w, entry in entries]
 
 
-def _validate_all(entries: list[Declared]) -> None:
-    """Every component's ``validate``, then clashes between networks; all in one error."""
+def _validate_all(entries: list[Declared]) -> list[dict[str, Any]]:
+    """Each entry's arguments as its component checks them (defaults filled in), then clashes
+    between networks; every problem in one StackConfigError."""
     problems: list[ConfigProblem] = []
+    checked = []
     for mode, where, entry in entries:
         try:
-            COMPONENTS[mode].validate(entry.name, **entry.arguments())
+            checked.append(COMPONENTS[mode].checked(entry.name, entry.arguments()))
         except InvalidArguments as error:
             problems += [
                 ConfigProblem(f"{where}.{p.argument}" if p.argument else where, p.reason())
@@ -211,6 +215,7 @@ def _validate_all(entries: list[Declared]) -> None:
     problems += _clashes(entries)
     if problems:
         raise StackConfigError(problems)
+    return checked
 
 
 @dataclass(frozen=True)

@@ -19,8 +19,6 @@ import yaml
 from components.adopt.networks import Finding, Proposal, host_rules_of, rule_text
 from components.stack_schema import CONFIG_KEY, HOST_RULES_KEY, MODES
 
-"""Where the host rules go while the stack schema has no place for them (issue 10)."""
-
 
 def networks_config(proposals: Sequence[Proposal]) -> dict[str, list[dict[str, Any]]]:
     """``pvenet:networks``: every proposed network, by mode in the schema's order."""

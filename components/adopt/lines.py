@@ -22,7 +22,8 @@ _IFACE_RE = re.compile(r"\s*iface\s+(\S+)(?:\s+(inet6?)\s+(\S+))?\s*", re.ASCII)
 _ENDS_RE = re.compile(r"\s*(?:(?:iface|mapping|auto|source|source-directory)\s|allow-)", re.ASCII)
 _OPTION_RE = re.compile(r"\s*(\S+)\s+(.+)", re.ASCII)
 _OPTION_WORD_RE = re.compile(r"[a-z][a-z0-9_.-]*", re.ASCII)
-_TOP_WORDS = ("source", "source-directory", "mapping")
+TOP_WORDS = ("source", "source-directory", "mapping")
+"""Lines Proxmox keeps at the top of the file as they are (it reads no stanza from them)."""
 
 
 @dataclass(frozen=True)
@@ -98,7 +99,7 @@ def require_interfaces_file(lines: list[SourceLine], name: str = "the file") -> 
         if line.kind != "top":
             continue
         word = line.text.split()[0]
-        if word in _TOP_WORDS or (_OPTION_WORD_RE.fullmatch(word) and len(line.text.split()) > 1):
+        if word in TOP_WORDS or (_OPTION_WORD_RE.fullmatch(word) and len(line.text.split()) > 1):
             continue
         raise NotAnInterfacesFile(
             f"{name}, line {line.number}: {line.text.strip()[:60]!r} is not a line of an "

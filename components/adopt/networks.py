@@ -27,7 +27,7 @@ from dataclasses import dataclass, field, replace
 from typing import Any
 
 from components.adopt.hooks import Hook, HostRule, read_hook
-from components.adopt.lines import SourceLine
+from components.adopt.lines import TOP_WORDS, SourceLine
 from provider.host.model import parse_rules
 from provider.node.model import (
     DOTTED_VLAN_RE,
@@ -113,6 +113,10 @@ class Network:
     def name(self) -> str:
         """The entry's ``name``."""
         return str(self.entry["name"])
+
+    def arguments(self) -> dict[str, Any]:
+        """The entry's component arguments: every key but ``name``."""
+        return {key: value for key, value in self.entry.items() if key != "name"}
 
 
 @dataclass
@@ -406,7 +410,7 @@ def _report_lines(
             _option_line(proposal, items, line)
         elif line.kind == "top":
             word = line.text.split()[0]
-            if word in ("source", "source-directory", "mapping"):
+            if word in TOP_WORDS:
                 proposal.findings.append(
                     Finding(
                         node,
@@ -577,8 +581,3 @@ def _pair_undo_lines(proposal: Proposal) -> None:
             proposal.findings[index] = replace(finding, reason=reason)
         elif not finding.removes:
             first.setdefault(key, finding)
-
-
-def interfaces_of(networks: Iterable[Network]) -> list[str]:
-    """Every interface the networks manage."""
-    return sorted(name for network in networks for name in network.interfaces)

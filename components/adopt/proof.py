@@ -24,6 +24,7 @@ from typing import Any
 
 from components.adopt.networks import Finding, Network, Proposal, leave, report
 from components.adopt.sdn import CLUSTER
+from components.arguments import Component
 from components.errors import InvalidArguments
 from components.node import BondedUplink, BridgedNetwork, VlanNetwork, _NodeComponent
 from components.sdn import NatGateway, RoutedSubnet, _subnet
@@ -55,7 +56,8 @@ def confirm(
         if (spec := spec_from_api(name, item)) is not None
     }
     for network in list(proposal.networks):
-        reason = _refused(network) or _writes(network, current)
+        subject = ", ".join(network.interfaces)
+        reason = _refused(network, COMPONENTS[network.mode], subject) or _writes(network, current)
         if reason:
             leave(proposal, network, reason)
     for _round in range(_ROUNDS):
@@ -70,21 +72,20 @@ def confirm(
 def interface_dicts(network: Network) -> list[dict[str, Any]]:
     """The interface dicts the network's component makes of its entry (checked first)."""
     component = COMPONENTS[network.mode]
-    arguments = {k: v for k, v in network.entry.items() if k != "name"}
-    values = component.checked(network.name, arguments)
+    values = component.checked(network.name, network.arguments())
     made = component.interface_inputs(network.name, values)
     # an entry from the node holds plain values only, so its interfaces are known now
     assert isinstance(made, list)
     return [dict(item) for item in made if isinstance(item, Mapping)]
 
 
-def _refused(network: Network) -> str | None:
-    """What the component's validation says of the entry, if it refuses it."""
-    arguments = {k: v for k, v in network.entry.items() if k != "name"}
+def _refused(network: Network, component: type[Component], subject: str) -> str | None:
+    """What ``component``'s validation says of the entry, if it refuses it (led by
+    ``subject``: the network's interfaces, or its zone)."""
     try:
-        COMPONENTS[network.mode].validate(network.name, **arguments)
+        component.validate(network.name, **network.arguments())
     except (InvalidArguments, TypeError) as error:
-        return f"{', '.join(network.interfaces)}: pvenet would refuse it as a network: {error}"
+        return f"{subject}: pvenet would refuse it as a network: {error}"
     return None
 
 
@@ -126,22 +127,14 @@ def confirm_sdn(proposal: Proposal, states: Mapping[str, SdnState]) -> Proposal:
     ``states``: each proposed zone's objects as read (``components.adopt.sdn.observed``).
     """
     for network in list(proposal.networks):
-        reason = _refused_sdn(network) or _sdn_writes(network, states[network.entry["zone"]])
+        zone = network.entry["zone"]
+        component = NatGateway if network.mode == "nat" else RoutedSubnet
+        reason = _refused(network, component, f"zone {zone}") or _sdn_writes(network, states[zone])
         if reason:
             proposal.networks.remove(network)
-            proposal.left[network.entry["zone"]] = reason
-            proposal.findings.append(Finding(CLUSTER, f"zone {network.entry['zone']}", reason))
+            proposal.left[zone] = reason
+            proposal.findings.append(Finding(CLUSTER, f"zone {zone}", reason))
     return proposal
-
-
-def _refused_sdn(network: Network) -> str | None:
-    component = NatGateway if network.mode == "nat" else RoutedSubnet
-    arguments = {k: v for k, v in network.entry.items() if k != "name"}
-    try:
-        component.validate(network.name, **arguments)
-    except (InvalidArguments, TypeError) as error:
-        return f"zone {arguments['zone']}: pvenet would refuse it as a network: {error}"
-    return None
 
 
 def _sdn_writes(network: Network, state: SdnState) -> str | None:

@@ -16,7 +16,7 @@ from components.adopt.__main__ import file_nics, from_file
 from components.adopt.document import host_rules_config, networks_config
 from components.diagram import diagram
 from components.render import main
-from components.stack_schema import parse_host_rules, parse_networks
+from components.stack_schema import StackConfigError, parse_host_rules, parse_networks
 
 EXPECTED = Path(__file__).resolve().parent.parent / "expected" / "diagram"
 CORPUS = Path(__file__).resolve().parent.parent / "data" / "interfaces-corpus"
@@ -66,6 +66,27 @@ def test_a_stack_without_networks_is_refused_with_its_key() -> None:
     assert status == 1
     assert "there is no stack 'missing'" in err
     assert out == ""
+
+
+def test_a_bad_value_is_refused_at_its_key_path_as_the_root_program_refuses_it() -> None:
+    networks = parse_networks(
+        {
+            "bridged": [
+                {
+                    "name": "lan",
+                    "node": "pve1",
+                    "bridge": "vmbr0",
+                    "cidr": "10.0.0.2/24",
+                    "gateway": "192.168.0.1",
+                }
+            ]
+        }
+    )
+    with pytest.raises(StackConfigError) as raised:
+        diagram(networks)
+    assert str(raised.value) == (
+        "pvenet:networks.bridged[0].gateway: gateway '192.168.0.1' is not inside cidr 10.0.0.0/24"
+    )
 
 
 def test_the_readme_shows_the_dev_diagram_as_render_draws_it() -> None:
