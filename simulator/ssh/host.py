@@ -12,7 +12,7 @@ from __future__ import annotations
 import json
 import posixpath
 import threading
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, fields
 from typing import Any
 
 from simulator.node import Node
@@ -97,9 +97,13 @@ class Host:
         return self.node.name
 
     def reload(self) -> None:
-        """Read the runtime state again (another command changed it meanwhile)."""
+        """Read the runtime state again (another command changed it meanwhile), into the same
+        object: a command that holds ``state`` (systemctl running a unit whose ExecStart is
+        ``ifreload -a``) then sees, and saves, what the others did."""
         text = self.node.read(STATE_FILE)
-        self.state = HostState.from_json(json.loads(text)) if text else HostState()
+        fresh = HostState.from_json(json.loads(text)) if text else HostState()
+        for name in (f.name for f in fields(HostState)):
+            setattr(self.state, name, getattr(fresh, name))
 
     def save(self) -> None:
         """Persist the runtime state (after every command that changed it)."""

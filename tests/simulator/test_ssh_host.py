@@ -464,3 +464,18 @@ def test_a_configured_ssh_port_is_used(tmp_path: Path) -> None:
     with running_simulator(tmp_path / "sim", ssh_ports={"pve1": port}) as sim:
         assert sim.ssh_environment()["PVENET_SSH_ADDRESSES"] == f"pve1=127.0.0.1:{port}"
         assert ok(sim, "sysctl -n net.ipv4.ip_forward") == "0\n"
+
+
+def test_a_unit_that_reloads_the_network_stays_active(simulator: SimulatorHandle) -> None:
+    """A unit whose ExecStart runs `ifreload -a` (which reads the host state again) is active
+    once started, as on a node."""
+    unit = "/etc/systemd/system/reload.service"
+    install(
+        simulator,
+        unit,
+        "[Service]\nType=oneshot\nRemainAfterExit=yes\nExecStart=/sbin/ifreload -a\n",
+    )
+    assert run(simulator, "systemctl daemon-reload").status == 0
+    assert run(simulator, "systemctl start reload.service").status == 0
+    assert run(simulator, "systemctl is-active reload.service") == (0, "active\n", "")
+    assert simulator.host_state().active_units == ["reload.service"]
