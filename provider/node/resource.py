@@ -244,6 +244,8 @@ class NodeInterfacesProvider(ConfiguredProvider):
         client = self._client(node)
         previous = {str(item["iface"]) for item in olds.get("interfaces") or []}
         adopted = dict(olds.get("adopted") or {})
+        names = {spec.iface for spec in specs}
+        enslaved = {port for spec in specs if spec.type == "bond" for port in spec.ports()}
 
         def prepare(current: Snapshot) -> dict[str, Spec | None]:
             joining = [s for s in specs if s.iface not in previous]
@@ -272,8 +274,6 @@ class NodeInterfacesProvider(ConfiguredProvider):
                     or spec.type == "eth"
                 ):
                     adopted[spec.iface] = spec_to_dict(current.specs[spec.iface])
-            names = {spec.iface for spec in specs}
-            enslaved = {port for spec in specs if spec.type == "bond" for port in spec.ports()}
             for nic in sorted(enslaved - names - set(adopted)):
                 if isinstance(current.specs.get(nic), EthSpec):
                     # the writer marks every bond slave `auto`: remember the NIC as it was
@@ -288,8 +288,7 @@ class NodeInterfacesProvider(ConfiguredProvider):
             return targets
 
         outcome = self._transaction(client).converge(prepare)
-        enslaved = {port for spec in specs if spec.type == "bond" for port in spec.ports()}
-        handover.hold(self._place(node), id_, {*(spec.iface for spec in specs), *enslaved})
+        handover.hold(self._place(node), id_, names | enslaved)
         return self._outputs(news, outcome.after.specs, adopted)
 
     def read(self, id_: str, props: dict[str, Any]) -> ReadResult:
